@@ -1,0 +1,1 @@
+"""agentmem: memory and context management for LLM agents."""

@@ -1,0 +1,76 @@
+"""Where the database comes from: DATABASE_URL, or an embedded PostgreSQL (pgserver) in the data dir."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from agentmem.errors import ConfigurationError
+
+log = logging.getLogger("agentmem.database")
+
+MIN_PGVECTOR = (0, 8)
+
+
+@dataclass
+class Database:
+    """A connection string and, for the embedded server, the handle that stops it."""
+
+    url: str
+    server: Any = None
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()
+            self.server = None
+
+
+def start_embedded(pgdata: Path) -> Database:
+    """Start (or reuse) a local PostgreSQL 18 + pgvector in `pgdata`; stopped by Database.close()."""
+    import pgserver
+
+    pgdata = pgdata.expanduser().resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    return Database(url=server.get_uri(), server=server)
+
+
+def open_database(database_url: str | None, data_dir: Path) -> Database:
+    if database_url:
+        return Database(url=database_url)
+    return start_embedded(data_dir / "pgdata")
+
+
+def check_pgvector(conn: psycopg.Connection[Any]) -> str:
+    """Refuse to start on a server without pgvector >= 0.8 (iterative index scans, halfvec)."""
+    row = conn.execute(
+        "SELECT coalesce(installed_version, default_version) FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise ConfigurationError(
+            "pgvector is not available on this PostgreSQL server; install pgvector >= 0.8 "
+            "or unset DATABASE_URL to use the embedded server"
+        )
+    found = tuple(int(p) for p in row[0].split(".")[:2])
+    if found < MIN_PGVECTOR:
+        raise ConfigurationError(
+            f"pgvector {row[0]} is too old: agentmem needs >= 0.8 (iterative HNSW scans); "
+            "upgrade the extension (ALTER EXTENSION vector UPDATE) or unset DATABASE_URL"
+        )
+    return str(row[0])
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    register_vector(conn)
+
+
+def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, configure=_configure, open=False)
+    pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,50 @@
+"""Typed errors of the core, mapped to HTTP status codes in one place (api.errors).
+
+AgentmemError
+ +-- NotFound          404: the id does not exist in the caller's namespace
+ +-- Unauthorized      401: missing or unknown key
+ +-- InvalidInput      422: the request is well-formed JSON but its content is wrong
+ +-- PayloadTooLarge   413: above a configured limit
+ +-- Conflict          409: the request contradicts the current state
+ +-- ConfigurationError   start-up refused (e.g. pgvector too old)
+"""
+
+from __future__ import annotations
+
+
+class AgentmemError(Exception):
+    status_code = 500
+    code = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(AgentmemError):
+    status_code = 404
+    code = "not_found"
+
+
+class Unauthorized(AgentmemError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class InvalidInput(AgentmemError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class PayloadTooLarge(AgentmemError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Conflict(AgentmemError):
+    status_code = 409
+    code = "conflict"
+
+
+class ConfigurationError(AgentmemError):
+    code = "configuration"

@@ -1,0 +1,34 @@
+"""Service configuration, read once from the environment (prefix AGENTMEM_, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENTMEM_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "AGENTMEM_DATABASE_URL")
+    )
+    data_dir: Path = Path("~/.local/share/agentmem").expanduser()
+    admin_token: str | None = None
+
+    # Chunking: measured in docs/chunking.md (speed and retrieval quality per size).
+    chunk_tokens: int = 128
+    embed_batch_size: int = 64
+
+    # Input limits: above them the API answers 413.
+    max_text_chars: int = 1_000_000
+    max_batch_documents: int = 100
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_scratchpad_chars: int = 200_000
+
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+
+    def database_dir(self) -> Path:
+        return self.data_dir / "pgdata"

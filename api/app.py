@@ -1,0 +1,118 @@
+"""The FastAPI application: lifespan opens the database, migrates, loads the embedder; routers do the rest."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+import psycopg
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentmem.admin_token import resolve_admin_token
+from agentmem.database import Database, check_pgvector, open_database, open_pool
+from agentmem.migrate import migrate
+from agentmem.services import Services
+from agentmem.settings import Settings
+from api.errors import error_body, install_error_handlers
+from api.routes import admin, documents, tasks
+from embeddings.base import Embedder
+
+log = logging.getLogger("agentmem")
+
+
+class BodyLimit:
+    """Refuse request bodies above max_body_bytes with 413, before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(
+            error_body("payload_too_large", f"request body is over {self.max_bytes:,} bytes; send less per request")
+        ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    embedder_factory: Callable[[Settings], Embedder] | None = None,
+) -> FastAPI:
+    """Build the app; the database and model are opened when it starts, not at import time."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = open_database(settings.database_url, settings.data_dir)
+        try:
+            with psycopg.connect(database.url, autocommit=True) as conn:
+                check_pgvector(conn)
+            migrate(database.url)
+            pool = open_pool(database.url, settings.pool_min_size, settings.pool_max_size)
+            try:
+                model = embedder or (embedder_factory or default_embedder)(settings)
+                token, path = resolve_admin_token(settings)
+                if path is not None:
+                    log.warning("admin token is in %s", path)
+                app.state.admin_token = token
+                app.state.services = Services(pool=pool, embedder=model, settings=settings)
+                yield
+            finally:
+                pool.close()
+        finally:
+            database.close()
+
+    app = FastAPI(title="agentmem", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(admin.router)
+    app.include_router(tasks.router)
+    app.include_router(documents.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    return app
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    from embeddings.minilm import load_minilm
+
+    return load_minilm(batch_size=settings.embed_batch_size)

@@ -1,0 +1,67 @@
+"""One place that turns errors into HTTP answers: {"error": {"code", "message"}} with a status that fits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentmem.errors import AgentmemError
+
+log = logging.getLogger("agentmem.api")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[int, str, list[dict[str, Any]]]:
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            ctx = e.get("ctx") or {}
+            return 400, f"the request body is not valid JSON ({ctx.get('error', 'parse error')}); send a JSON object", []
+    details = []
+    for e in errors:
+        kind = e.get("type", "")
+        where = _where(tuple(e.get("loc", ())))
+        msg = e.get("msg", "invalid")
+        if kind == "extra_forbidden":
+            msg = "unknown field; remove it (see the API docs at /docs for the accepted fields)"
+        elif kind == "missing":
+            msg = "required field is missing"
+        details.append({"field": where, "message": msg})
+    text = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return 422, text or "invalid request", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AgentmemError)
+    async def _agentmem(_: Request, exc: AgentmemError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message, details = describe_validation_errors(list(exc.errors()))
+        code = "invalid_json" if status == 400 else "invalid_input"
+        return JSONResponse(error_body(code, message, fields=details), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error; this is a bug, please report it"), status_code=500)

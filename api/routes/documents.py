@@ -1,0 +1,88 @@
+"""Long-term memory: documents upserted by source_uri, batches, and single memories."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+
+from api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from api.errors import describe_validation_errors
+from api.schemas import (
+    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, Receipt, UpsertOut,
+)
+from memory import documents, long_term
+
+router = APIRouter(tags=["long-term memory"])
+
+
+def _to_input(body: DocumentIn) -> documents.DocumentInput:
+    return documents.DocumentInput(
+        source_uri=body.source_uri, text=body.text, title=body.title,
+        metadata=body.metadata, source_updated_at=body.source_updated_at,
+    )
+
+
+@router.put("/documents", response_model=UpsertOut)
+def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
+    """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
+    check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    [result] = documents.upsert_documents(
+        conn, services.embedder, who, [_to_input(body)], services.settings.chunk_tokens
+    )
+    return UpsertOut(**asdict(result))
+
+
+@router.post("/documents/batch", response_model=BatchOut)
+def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> BatchOut:
+    """Each item is validated and written on its own, and answered on its own."""
+    limit = services.settings.max_batch_documents
+    check_size(len(body.documents), limit, "the batch (documents)")
+    results: list[BatchItemOut | None] = [None] * len(body.documents)
+    valid: list[tuple[int, DocumentIn]] = []
+    for i, raw in enumerate(body.documents):
+        uri = raw.get("source_uri") if isinstance(raw.get("source_uri"), str) else None
+        try:
+            item = DocumentIn.model_validate(raw)
+        except ValidationError as exc:
+            _, message, _ = describe_validation_errors(list(exc.errors()))
+            results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=message)
+            continue
+        if len(item.text) > services.settings.max_text_chars:
+            results[i] = BatchItemOut(
+                index=i, source_uri=uri, status="error",
+                error=f"text is {len(item.text):,} characters; the limit is {services.settings.max_text_chars:,}",
+            )
+            continue
+        valid.append((i, item))
+    written = documents.upsert_documents(
+        conn, services.embedder, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
+    )
+    for (i, item), r in zip(valid, written, strict=True):
+        results[i] = BatchItemOut(
+            index=i, source_uri=item.source_uri, status=r.status, id=r.id, version=r.version, chunks=r.chunks
+        )
+    return BatchOut(results=[r for r in results if r is not None])
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut)
+def get_document(doc_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> DocumentOut:
+    doc, text, chunks = documents.get_document(conn, who, doc_id)
+    return DocumentOut(**asdict(doc), text=text, chunks=[ChunkOut(**asdict(c)) for c in chunks])
+
+
+@router.delete("/documents/{doc_id}", response_model=Receipt)
+def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Receipt:
+    return Receipt(id=str(doc_id), deleted=documents.delete_document(conn, who, doc_id))
+
+
+@router.post("/memories", status_code=201, response_model=UpsertOut)
+def add_memory(body: MemoryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
+    check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    result = long_term.add_memory(
+        conn, services.embedder, who, text=body.text, kind=body.kind, source=body.source,
+        chunk_tokens=services.settings.chunk_tokens,
+    )
+    return UpsertOut(**asdict(result))

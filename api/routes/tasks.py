@@ -1,0 +1,81 @@
+"""Tasks (pinned context), their scratchpad, and completion into long-term memory."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from api.schemas import (
+    CompleteIn, CompleteOut, EntryIn, EntryOut, Receipt, TaskIn, TaskOut, TaskPatch, TaskVersionOut,
+)
+from memory import long_term, scratchpad, tasks
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+def _out(task: tasks.Task) -> TaskOut:
+    return TaskOut(**asdict(task))
+
+
+@router.post("", status_code=201, response_model=TaskOut)
+def create_task(body: TaskIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> TaskOut:
+    size = len(body.goal) + sum(map(len, body.constraints)) + sum(len(p.text) for p in body.pinned)
+    check_size(size, services.settings.max_text_chars, "the task's pinned context (characters)")
+    pinned = [p.model_dump() for p in body.pinned]
+    return _out(tasks.create_task(conn, who, body.goal, body.constraints, pinned))
+
+
+@router.get("/{task_id}", response_model=TaskOut)
+def get_task(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TaskOut:
+    return _out(tasks.get_task(conn, who, task_id))
+
+
+@router.patch("/{task_id}", response_model=TaskOut)
+def patch_task(task_id: uuid.UUID, body: TaskPatch, conn: ConnDep, who: PrincipalDep) -> TaskOut:
+    pinned = None if body.pinned is None else [p.model_dump() for p in body.pinned]
+    return _out(tasks.update_task(conn, who, task_id, body.goal, body.constraints, pinned))
+
+
+@router.get("/{task_id}/versions", response_model=list[TaskVersionOut])
+def get_versions(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> list[TaskVersionOut]:
+    return [TaskVersionOut(**asdict(v)) for v in tasks.task_versions(conn, who, task_id)]
+
+
+@router.delete("/{task_id}", response_model=Receipt)
+def delete_task(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Receipt:
+    return Receipt(id=str(task_id), deleted=tasks.delete_task(conn, who, task_id))
+
+
+@router.post("/{task_id}/scratchpad", status_code=201, response_model=EntryOut)
+def add_entry(
+    task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+) -> EntryOut:
+    check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
+    entry = scratchpad.add_entry(
+        conn, services.embedder, who, task_id,
+        kind=body.kind, content=body.content,
+        citations=[c.model_dump(mode="json", exclude_none=True) for c in body.citations],
+        unsourced=body.unsourced, step=body.step, summary=body.summary,
+    )
+    return EntryOut(**asdict(entry))
+
+
+@router.get("/{task_id}/scratchpad", response_model=list[EntryOut])
+def list_entries(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep, unsourced: bool = False) -> list[EntryOut]:
+    return [EntryOut(**asdict(e)) for e in scratchpad.list_entries(conn, who, task_id, unsourced_only=unsourced)]
+
+
+@router.post("/{task_id}/complete", response_model=CompleteOut)
+def complete_task(
+    task_id: uuid.UUID, body: CompleteIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+) -> CompleteOut:
+    if body.summary is not None:
+        check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
+    task, written, text = long_term.complete_task(
+        conn, services.embedder, who, task_id,
+        summary=body.summary, outcome=body.outcome, chunk_tokens=services.settings.chunk_tokens,
+    )
+    return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text)

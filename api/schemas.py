@@ -1,0 +1,261 @@
+"""Request and response bodies: Pydantic lives here, at the edge, and nowhere in the core."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NUL = "\x00"
+
+
+def _find_nul(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and NUL in k:
+                return f"{path}.{k!r}"
+            found = _find_nul(v, f"{path}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _find_nul(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields refused, NUL characters refused (PostgreSQL cannot store them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        where = _find_nul(data, "body")
+        if where:
+            raise ValueError(
+                f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
+            )
+        return data
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return v
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is not None and v.tzinfo is None:
+        return v.replace(tzinfo=timezone.utc)  # a naive timestamp is taken as UTC
+    return v
+
+
+Text = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+class NamespaceIn(Input):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class NamespaceOut(BaseModel):
+    name: str
+    created_at: datetime
+
+
+class KeyIn(Input):
+    label: str = Field(min_length=1, max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    label: str
+    namespace: str
+
+
+class Receipt(BaseModel):
+    id: str
+    deleted: dict[str, int]
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+class PinnedItem(Input):
+    label: Annotated[Text, Field(max_length=200)]
+    text: Text
+
+
+
+class TaskIn(Input):
+    goal: Text
+    constraints: list[str] = Field(default_factory=list)
+    pinned: list[PinnedItem] = Field(default_factory=list)
+
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_not_blank(cls, v: list[str]) -> list[str]:
+        for i, c in enumerate(v):
+            if not c.strip():
+                raise ValueError(f"constraint {i} is empty")
+        return v
+
+
+class TaskPatch(Input):
+    goal: Text | None = None
+    constraints: list[str] | None = None
+    pinned: list[PinnedItem] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "TaskPatch":
+        if self.goal is None and self.constraints is None and self.pinned is None:
+            raise ValueError("nothing to change: give at least one of goal, constraints, pinned")
+        return self
+
+
+class TaskOut(BaseModel):
+    id: uuid.UUID
+    goal: str
+    constraints: list[str]
+    pinned: list[dict[str, str]]
+    pinned_tokens: int
+    version: int
+    status: str
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class TaskVersionOut(BaseModel):
+    version: int
+    goal: str
+    constraints: list[str]
+    pinned: list[dict[str, str]]
+    created_at: datetime
+
+
+class CompleteIn(Input):
+    summary: str | None = Field(default=None, min_length=1)
+    outcome: str | None = Field(default=None, max_length=10_000)
+
+
+class CompleteOut(BaseModel):
+    task: TaskOut
+    summary_document_id: uuid.UUID
+    summary: str
+
+
+# --- scratchpad --------------------------------------------------------------------------------
+
+class CitationIn(Input):
+    source: Annotated[Text, Field(max_length=2000)]
+    locator: str | None = Field(default=None, max_length=2000)
+    retrieved_at: Timestamp | None = None
+    quote: str | None = Field(default=None, max_length=20_000)
+
+
+
+class EntryIn(Input):
+    content: Text
+    kind: Literal["fact", "result", "note"]
+    citations: list[CitationIn] = Field(default_factory=list)
+    unsourced: bool = False
+    step: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    summary: str | None = Field(default=None, min_length=1)
+
+
+
+class EntryOut(BaseModel):
+    id: uuid.UUID
+    seq: int
+    task_id: uuid.UUID
+    kind: str
+    content: str
+    summary: str | None
+    step: int | None
+    citations: list[dict[str, Any]]
+    unsourced: bool
+    content_hash: str
+    tokens: int
+    summary_tokens: int | None
+    created_at: datetime
+
+
+# --- long-term memory --------------------------------------------------------------------------
+
+class DocumentIn(Input):
+    source_uri: Annotated[Text, Field(max_length=2000)]
+    text: Text
+    title: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    source_updated_at: Timestamp | None = None
+
+
+
+class UpsertOut(BaseModel):
+    id: uuid.UUID
+    version: int
+    status: Literal["created", "updated", "unchanged"]
+    chunks: int
+
+
+class BatchIn(Input):
+    documents: list[dict[str, Any]]
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    source_uri: str | None = None
+    status: Literal["created", "updated", "unchanged", "error"]
+    id: uuid.UUID | None = None
+    version: int | None = None
+    chunks: int | None = None
+    error: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemOut]
+
+
+class MemoryIn(Input):
+    text: Text
+    kind: Literal["summary", "fact", "preference"]
+    source: str | None = Field(default=None, max_length=2000)
+
+
+
+class ChunkOut(BaseModel):
+    id: int
+    ord: int
+    text: str
+    tokens: int
+    embedding_model: str
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    source_uri: str
+    kind: str
+    title: str | None
+    metadata: dict[str, Any]
+    text: str
+    content_hash: str
+    tokens: int
+    version: int
+    task_id: uuid.UUID | None
+    source_updated_at: datetime | None
+    ingested_at: datetime
+    updated_at: datetime
+    last_verified_at: datetime
+    chunks: list[ChunkOut]

@@ -1,0 +1,243 @@
+"""Long-term memory: documents upserted by source_uri, single memories, their chunks and vectors.
+
+Chunking and embedding happen before the transaction (they are slow and need no locks); the
+transaction then swaps the document row, its version record and all its chunks at once, so a
+reader sees either the old version's chunks or the new one's, never both and never a part.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from agentmem.errors import NotFound
+from agentmem.tokens import count_tokens
+from embeddings.base import Embedder
+from memory.chunking import Chunk, chunk_text
+from memory.hashing import content_hash
+from memory.namespaces import Principal
+
+_COLUMNS = (
+    "id, source_uri, kind, title, metadata, content_hash, tokens, version, task_id, source_updated_at,"
+    " ingested_at, updated_at, last_verified_at"
+)
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    source_uri: str
+    text: str
+    kind: str = "document"
+    title: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_updated_at: datetime | None = None
+    task_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: uuid.UUID
+    source_uri: str
+    kind: str
+    title: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+    tokens: int
+    version: int
+    task_id: uuid.UUID | None
+    source_updated_at: datetime | None
+    ingested_at: datetime
+    updated_at: datetime
+    last_verified_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    ord: int
+    text: str
+    tokens: int
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    id: uuid.UUID
+    version: int
+    status: str  # created | updated | unchanged
+    chunks: int
+
+
+@dataclass
+class Prepared:
+    """A document chunked and embedded, ready to be written."""
+
+    doc: DocumentInput
+    hash: str
+    chunks: list[Chunk]
+    vectors: np.ndarray | None = None
+
+
+def prepare(docs: Sequence[DocumentInput], embedder: Embedder, chunk_tokens: int) -> list[Prepared]:
+    """Chunk every document and embed all their chunks in one model call (batching is where speed is)."""
+    prepared = [Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens)) for d in docs]
+    texts = [c.text for p in prepared for c in p.chunks]
+    vectors = embedder.embed(texts)
+    offset = 0
+    for p in prepared:
+        p.vectors = vectors[offset : offset + len(p.chunks)]
+        offset += len(p.chunks)
+    return prepared
+
+
+def known_hashes(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[str]) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT source_uri, content_hash FROM documents WHERE namespace_id = %(ns)s AND source_uri = ANY(%(uris)s)",
+        {"ns": who.namespace_id, "uris": list(uris)},
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedder: Embedder, chunk_tokens: int) -> UpsertResult:
+    """Write one document in one transaction: insert, replace its chunks, or confirm it unchanged."""
+    d = p.doc
+    with conn.transaction():
+        cur = conn.cursor(row_factory=class_row(Document))
+        old = cur.execute(
+            f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = %(uri)s FOR UPDATE",
+            {"ns": who.namespace_id, "uri": d.source_uri},
+        ).fetchone()
+        if old is not None and old.content_hash == p.hash:
+            if (old.title, old.metadata, old.source_updated_at) == (d.title, d.metadata, d.source_updated_at):
+                conn.execute("UPDATE documents SET last_verified_at = now() WHERE id = %(id)s", {"id": old.id})
+                return UpsertResult(old.id, old.version, "unchanged", _chunk_count(conn, old.id))
+            # Same text, new title or metadata: a new version that keeps its chunks and vectors.
+            conn.execute(
+                "UPDATE documents SET title = %(title)s, metadata = %(metadata)s,"
+                " source_updated_at = %(src)s, version = version + 1, updated_at = now(),"
+                " last_verified_at = now(), written_by = %(key)s WHERE id = %(id)s",
+                {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
+                 "key": who.key_id},
+            )
+            n = _chunk_count(conn, old.id)
+            _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
+            return UpsertResult(old.id, old.version + 1, "updated", n)
+        if p.vectors is None:
+            # Content changed since the caller looked (a concurrent writer): embed now, rare.
+            p.vectors = embedder.embed([c.text for c in p.chunks])
+        tokens = count_tokens(d.text)
+        params = {
+            "ns": who.namespace_id, "uri": d.source_uri, "kind": d.kind, "title": d.title,
+            "metadata": Jsonb(d.metadata), "text": d.text, "hash": p.hash, "tokens": tokens,
+            "task": d.task_id, "src": d.source_updated_at, "key": who.key_id,
+        }
+        if old is None:
+            row = conn.execute(
+                "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, content_hash,"
+                " tokens, task_id, source_updated_at, written_by) VALUES (%(ns)s, %(uri)s, %(kind)s, %(title)s,"
+                " %(metadata)s, %(text)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s) RETURNING id",
+                params,
+            ).fetchone()
+            assert row is not None
+            doc_id, version, status = row[0], 1, "created"
+        else:
+            doc_id, version, status = old.id, old.version + 1, "updated"
+            conn.execute(
+                "UPDATE documents SET kind = %(kind)s, title = %(title)s, metadata = %(metadata)s,"
+                " text = %(text)s, content_hash = %(hash)s, tokens = %(tokens)s, version = version + 1,"
+                " source_updated_at = %(src)s, written_by = %(key)s, updated_at = now(),"
+                " last_verified_at = now() WHERE id = %(id)s",
+                {**params, "id": doc_id},
+            )
+            conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
+        _copy_chunks(conn, who, doc_id, d.kind, p.chunks, p.vectors, embedder.name)
+        _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks))
+    return UpsertResult(doc_id, version, status, len(p.chunks))
+
+
+def _copy_chunks(
+    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, kind: str,
+    chunks: list[Chunk], vectors: np.ndarray, model: str,
+) -> None:
+    with conn.cursor() as cur, cur.copy(
+        "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model)"
+        " FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text"])
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            copy.write_row((who.namespace_id, doc_id, kind, chunk.ord, chunk.text, chunk.tokens, vector, model))
+
+
+def _record_version(
+    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, version: int, hash_: str, tokens: int, chunks: int
+) -> None:
+    conn.execute(
+        "INSERT INTO document_versions (document_id, version, content_hash, tokens, chunks, written_by)"
+        " VALUES (%(id)s, %(version)s, %(hash)s, %(tokens)s, %(chunks)s, %(key)s)",
+        {"id": doc_id, "version": version, "hash": hash_, "tokens": tokens, "chunks": chunks, "key": who.key_id},
+    )
+
+
+def _chunk_count(conn: psycopg.Connection[Any], doc_id: uuid.UUID) -> int:
+    row = conn.execute("SELECT count(*) FROM chunks WHERE document_id = %(id)s", {"id": doc_id}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def upsert_documents(
+    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, docs: Sequence[DocumentInput], chunk_tokens: int
+) -> list[UpsertResult]:
+    """Upsert each document in its own transaction; unchanged ones are never re-embedded."""
+    hashes = known_hashes(conn, who, [d.source_uri for d in docs])
+    to_embed = [d for d in docs if hashes.get(d.source_uri) != content_hash(d.text)]
+    prepared = {id(p.doc): p for p in prepare(to_embed, embedder, chunk_tokens)}
+    results = []
+    for d in docs:
+        p = prepared.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))
+        results.append(_write_with_retry(conn, who, p, embedder, chunk_tokens))
+    return results
+
+
+def _write_with_retry(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedder: Embedder, chunk_tokens: int) -> UpsertResult:
+    try:
+        return write_prepared(conn, who, p, embedder, chunk_tokens)
+    except psycopg.errors.UniqueViolation:
+        # Another writer created the same source_uri between our look and our insert: now it exists.
+        return write_prepared(conn, who, p, embedder, chunk_tokens)
+
+
+def get_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> tuple[Document, str, list[StoredChunk]]:
+    cur = conn.cursor(row_factory=class_row(Document))
+    doc = cur.execute(
+        f"SELECT {_COLUMNS} FROM documents WHERE id = %(id)s AND namespace_id = %(ns)s",
+        {"id": doc_id, "ns": who.namespace_id},
+    ).fetchone()
+    if doc is None:
+        raise NotFound(f"no document with id {doc_id} in this namespace")
+    text = conn.execute("SELECT text FROM documents WHERE id = %(id)s", {"id": doc_id}).fetchone()[0]  # type: ignore[index]
+    chunks = conn.cursor(row_factory=class_row(StoredChunk)).execute(
+        "SELECT id, ord, text, tokens, embedding_model FROM chunks WHERE document_id = %(id)s ORDER BY ord",
+        {"id": doc_id},
+    ).fetchall()
+    return doc, text, chunks
+
+
+def delete_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> dict[str, int]:
+    """Delete a document with its chunks (vectors and keyword entries live in the chunk rows)."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM chunks WHERE document_id = d.id),"
+            " (SELECT count(*) FROM document_versions WHERE document_id = d.id)"
+            " FROM documents d WHERE d.id = %(id)s AND d.namespace_id = %(ns)s FOR UPDATE",
+            {"id": doc_id, "ns": who.namespace_id},
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no document with id {doc_id} in this namespace")
+        conn.execute("DELETE FROM documents WHERE id = %(id)s", {"id": doc_id})
+    return {"documents": 1, "chunks": row[0], "document_versions": row[1]}

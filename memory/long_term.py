@@ -1,0 +1,50 @@
+"""Single long-term memories and task completion: both write through the document path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+from agentmem.errors import Conflict
+from embeddings.base import Embedder
+from memory.documents import DocumentInput, Prepared, UpsertResult, prepare, write_prepared
+from memory.namespaces import Principal
+from memory.scratchpad import list_entries
+from memory.summaries import build_task_summary
+from memory.tasks import Task, get_task, mark_completed
+
+
+def add_memory(
+    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, *, text: str, kind: str,
+    source: str | None, chunk_tokens: int,
+) -> UpsertResult:
+    """Store one summary, fact or preference; it is searchable exactly like a document chunk."""
+    memory_id = uuid.uuid4()
+    doc = DocumentInput(
+        source_uri=f"memory:{memory_id}", text=text, kind=kind,
+        metadata={"source": source} if source else {},
+    )
+    [p] = prepare([doc], embedder, chunk_tokens)
+    return write_prepared(conn, who, p, embedder, chunk_tokens)
+
+
+def complete_task(
+    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, task_id: uuid.UUID, *,
+    summary: str | None, outcome: str | None, chunk_tokens: int,
+) -> tuple[Task, UpsertResult, str]:
+    """Close the task and write its summary to long-term memory, both or neither."""
+    task = get_task(conn, who, task_id)
+    if task.status == "completed":
+        raise Conflict(f"task {task_id} is already completed")
+    text = summary or build_task_summary(task.goal, outcome, list_entries(conn, who, task_id))
+    doc = DocumentInput(
+        source_uri=f"task:{task_id}/summary", text=text, kind="summary", task_id=task_id,
+        metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None},
+    )
+    [p] = prepare([doc], embedder, chunk_tokens)
+    with conn.transaction():
+        closed = mark_completed(conn, who, task_id, outcome)
+        result = write_prepared(conn, who, p, embedder, chunk_tokens)
+    return closed, result, text

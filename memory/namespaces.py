@@ -1,0 +1,104 @@
+"""Namespaces (tenants) and their API keys. A key is shown once and stored only as its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from agentmem.errors import Conflict, NotFound
+
+KEY_PREFIX = "amk_"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: decided by the key alone."""
+
+    namespace_id: int
+    namespace: str
+    key_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: uuid.UUID
+    key: str
+    label: str
+    namespace: str
+
+
+def hash_key(key: str) -> bytes:
+    # Keys are 256-bit random strings, so a plain SHA-256 is enough (no brute force to slow down).
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def create_namespace(conn: psycopg.Connection[Any], name: str) -> Namespace:
+    try:
+        with conn.transaction():
+            cur = conn.cursor(row_factory=class_row(Namespace))
+            row = cur.execute(
+                "INSERT INTO namespaces (name) VALUES (%(name)s) RETURNING id, name, created_at", {"name": name}
+            ).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"namespace {name!r} already exists") from None
+    assert row is not None
+    return row
+
+
+def get_namespace(conn: psycopg.Connection[Any], name: str) -> Namespace:
+    cur = conn.cursor(row_factory=class_row(Namespace))
+    row = cur.execute("SELECT id, name, created_at FROM namespaces WHERE name = %(name)s", {"name": name}).fetchone()
+    if row is None:
+        raise NotFound(f"no namespace named {name!r}")
+    return row
+
+
+def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str) -> IssuedKey:
+    ns = get_namespace(conn, namespace_name)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO api_keys (namespace_id, label, key_hash) VALUES (%(ns)s, %(label)s, %(hash)s) RETURNING id",
+            {"ns": ns.id, "label": label, "hash": hash_key(key)},
+        ).fetchone()
+    assert row is not None
+    return IssuedKey(id=row[0], key=key, label=label, namespace=ns.name)
+
+
+def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
+    row = conn.execute(
+        "SELECT k.namespace_id, n.name, k.id FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
+        " WHERE k.key_hash = %(hash)s",
+        {"hash": hash_key(key)},
+    ).fetchone()
+    return None if row is None else Principal(namespace_id=row[0], namespace=row[1], key_id=row[2])
+
+
+def delete_namespace(conn: psycopg.Connection[Any], name: str) -> dict[str, int]:
+    """Delete a namespace and everything in it; returns how many rows of each kind went."""
+    with conn.transaction():
+        row = conn.execute("SELECT id FROM namespaces WHERE name = %(name)s FOR UPDATE", {"name": name}).fetchone()
+        if row is None:
+            raise NotFound(f"no namespace named {name!r}")
+        ns_id = row[0]
+        counts = {}
+        for table in ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks"):
+            query = sql.SQL("SELECT count(*) FROM {} WHERE namespace_id = %(ns)s").format(sql.Identifier(table))
+            counts[table] = conn.execute(query, {"ns": ns_id}).fetchone()[0]  # type: ignore[index]
+        conn.execute("DELETE FROM namespaces WHERE id = %(ns)s", {"ns": ns_id})
+    return counts

@@ -1,0 +1,117 @@
+"""The scratchpad: a task's step results, each with its citations, hash, token count and time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from agentmem.errors import Conflict, InvalidInput
+from agentmem.tokens import count_tokens
+from embeddings.base import Embedder
+from memory.hashing import content_hash
+from memory.namespaces import Principal
+from memory.tasks import get_task
+
+CLAIM_KINDS = ("fact", "result")
+_COLUMNS = (
+    "id, seq, task_id, kind, content, summary, step, citations, unsourced, content_hash, tokens,"
+    " summary_tokens, created_at"
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: uuid.UUID
+    seq: int
+    task_id: uuid.UUID
+    kind: str
+    content: str
+    summary: str | None
+    step: int | None
+    citations: list[dict[str, Any]]
+    unsourced: bool
+    content_hash: str
+    tokens: int
+    summary_tokens: int | None
+    created_at: datetime
+
+
+def check_sourcing(kind: str, citations: list[dict[str, Any]], unsourced: bool) -> None:
+    """A fact or result needs a citation unless the writer says, explicitly, that it has none."""
+    if unsourced and citations:
+        raise InvalidInput("'unsourced': true contradicts the citations given; drop one of them")
+    if kind in CLAIM_KINDS and not citations and not unsourced:
+        raise InvalidInput(
+            f"a {kind!r} entry needs at least one citation ({{'source': ...}}); "
+            "if it really has no source, say so with 'unsourced': true"
+        )
+
+
+def add_entry(
+    conn: psycopg.Connection[Any],
+    embedder: Embedder,
+    who: Principal,
+    task_id: uuid.UUID,
+    *,
+    kind: str,
+    content: str,
+    citations: list[dict[str, Any]],
+    unsourced: bool = False,
+    step: int | None = None,
+    summary: str | None = None,
+) -> Entry:
+    check_sourcing(kind, citations, unsourced)
+    task = get_task(conn, who, task_id)
+    if task.status == "completed":
+        raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
+    vector = embedder.embed([content])[0]  # outside the transaction: embedding is the slow part
+    with conn.transaction():
+        task = get_task(conn, who, task_id, lock=True)
+        if task.status == "completed":
+            raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
+        cur = conn.cursor(row_factory=class_row(Entry))
+        entry = cur.execute(
+            "INSERT INTO scratchpad_entries (namespace_id, task_id, kind, content, summary, step, citations,"
+            " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model, written_by)"
+            " VALUES (%(ns)s, %(task)s, %(kind)s, %(content)s, %(summary)s, %(step)s, %(citations)s,"
+            " %(unsourced)s, %(hash)s, %(tokens)s, %(summary_tokens)s, %(embedding)s, %(model)s, %(key)s)"
+            f" RETURNING {_COLUMNS}",
+            {
+                "ns": who.namespace_id,
+                "task": task_id,
+                "kind": kind,
+                "content": content,
+                "summary": summary,
+                "step": step,
+                "citations": Jsonb(citations),
+                "unsourced": not citations,
+                "hash": content_hash(content),
+                "tokens": count_tokens(content),
+                "summary_tokens": None if summary is None else count_tokens(summary),
+                "embedding": vector,
+                "model": embedder.name,
+                "key": who.key_id,
+            },
+        ).fetchone()
+    assert entry is not None
+    return entry
+
+
+def list_entries(
+    conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False
+) -> list[Entry]:
+    """Entries in the order written; `unsourced_only` keeps the claims (facts, results) with no source."""
+    get_task(conn, who, task_id)
+    cur = conn.cursor(row_factory=class_row(Entry))
+    where = " AND unsourced AND kind = ANY(%(claims)s)" if unsourced_only else ""
+    return cur.execute(
+        f"SELECT {_COLUMNS} FROM scratchpad_entries WHERE task_id = %(task)s AND namespace_id = %(ns)s{where}"
+        " ORDER BY seq",
+        {"task": task_id, "ns": who.namespace_id, "claims": list(CLAIM_KINDS)},
+    ).fetchall()

@@ -1,0 +1,146 @@
+"""Test fixtures: a real PostgreSQL with pgvector (embedded, or TEST_DATABASE_URL), a fresh database per test.
+
+The schema is migrated once into a template database; each test gets its own copy of it
+(CREATE DATABASE ... TEMPLATE), so tests never share state and never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+from agentmem.migrate import migrate  # noqa: E402
+from agentmem.settings import Settings  # noqa: E402
+from api.app import create_app  # noqa: E402
+
+TEMPLATE = "agentmem_test_template"
+ADMIN_TOKEN = "test-admin-token"
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (works for socket and TCP URLs)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a server to create test databases on (its maintenance database)."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    from agentmem.database import start_embedded
+
+    database = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
+    try:
+        yield database.url
+    finally:
+        database.close()
+
+
+@pytest.fixture(scope="session")
+def template_url(server_url: str) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    url = with_database(server_url, TEMPLATE)
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_db(server_url: str, template_url: str) -> Iterator[str]:
+    """An empty database with the schema migrated; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db(server_url: str) -> Iterator[str]:
+    """A database with nothing in it, not even the schema."""
+    name = f"e_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    from embeddings.minilm import load_minilm
+
+    return load_minilm()
+
+
+@pytest.fixture
+def settings(fresh_db: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def client(settings: Settings, embedder: Any) -> Iterator[TestClient]:
+    app = create_app(settings, embedder=embedder)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def db(fresh_db: str) -> Iterator[psycopg.Connection[Any]]:
+    """A direct connection to the test's database, for checking what the API stored."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        yield conn
+
+
+@dataclass
+class Tenant:
+    name: str
+    key: str
+    headers: dict[str, str]
+
+
+def make_tenant(client: TestClient, name: str) -> Tenant:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    r = client.post("/admin/namespaces", json={"name": name}, headers=admin)
+    assert r.status_code == 201, r.text
+    r = client.post(f"/admin/namespaces/{name}/keys", json={"label": "test"}, headers=admin)
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    return Tenant(name=name, key=key, headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def tenant(client: TestClient) -> Tenant:
+    return make_tenant(client, "alpha")
+
+
+@pytest.fixture
+def other_tenant(client: TestClient) -> Tenant:
+    return make_tenant(client, "beta")
