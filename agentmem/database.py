@@ -47,23 +47,27 @@ def open_database(database_url: str | None, data_dir: Path) -> Database:
     return start_embedded(data_dir / "pgdata")
 
 
-def check_pgvector(conn: psycopg.Connection[Any]) -> str:
-    """Refuse to start on a server without pgvector >= 0.8 (iterative index scans, halfvec)."""
-    row = conn.execute(
-        "SELECT coalesce(installed_version, default_version) FROM pg_available_extensions WHERE name = 'vector'"
-    ).fetchone()
-    if row is None or row[0] is None:
+def require_pgvector(version: str | None) -> str:
+    """Refuse a server without pgvector >= 0.8 (iterative index scans, halfvec), saying what to do."""
+    if version is None:
         raise ConfigurationError(
             "pgvector is not available on this PostgreSQL server; install pgvector >= 0.8 "
             "or unset DATABASE_URL to use the embedded server"
         )
-    found = tuple(int(p) for p in row[0].split(".")[:2])
+    found = tuple(int(p) for p in version.split(".")[:2])
     if found < MIN_PGVECTOR:
         raise ConfigurationError(
-            f"pgvector {row[0]} is too old: agentmem needs >= 0.8 (iterative HNSW scans); "
+            f"pgvector {version} is too old: agentmem needs >= 0.8 (iterative HNSW scans); "
             "upgrade the extension (ALTER EXTENSION vector UPDATE) or unset DATABASE_URL"
         )
-    return str(row[0])
+    return version
+
+
+def check_pgvector(conn: psycopg.Connection[Any]) -> str:
+    row = conn.execute(
+        "SELECT coalesce(installed_version, default_version) FROM pg_available_extensions WHERE name = 'vector'"
+    ).fetchone()
+    return require_pgvector(None if row is None else row[0])
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -71,6 +75,9 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, configure=_configure, open=False)
+    # autocommit: every write states its own transaction (conn.transaction()), reads hold no snapshot open.
+    pool = ConnectionPool(
+        url, min_size=min_size, max_size=max_size, configure=_configure, kwargs={"autocommit": True}, open=False
+    )
     pool.open(wait=True, timeout=30)
     return pool

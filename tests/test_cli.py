@@ -1,0 +1,91 @@
+"""The console script as a user runs it: `agentmem serve` on the embedded database, `agentmem migrate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from agentmem.cli import main
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _request(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AGENTMEM_ADMIN_TOKEN")}
+    env["AGENTMEM_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen([sys.executable, "-m", "agentmem.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"agentmem serve exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("agentmem serve did not answer within 120 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_serve_embedded_starts_stops_and_reuses_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "agentmem"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        token_file = data_dir / "admin_token"
+        assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+        token = token_file.read_text().strip()
+        assert _request("POST", f"{base}/admin/namespaces", token, {"name": "kept"})[0] == 201
+    finally:
+        _stop(proc)
+    # The embedded PostgreSQL stopped with the service.
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+    proc = _start(data_dir, port)
+    try:
+        status, body = _request("POST", f"{base}/admin/namespaces", token, {"name": "kept"})
+        assert status == 409 and "already exists" in body["error"]["message"]
+    finally:
+        _stop(proc)
+
+
+def test_migrate_command_on_database_url(empty_db: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_db)
+    assert main(["migrate"]) == 0
+    out = capsys.readouterr().out
+    assert "applied 0001_foundation" in out and "database is at migration 0001" in out
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1
+    assert main(["migrate"]) == 0
+    assert "applied" not in capsys.readouterr().out
