@@ -33,7 +33,12 @@ class Database:
 
 def start_embedded(pgdata: Path) -> Database:
     """Start (or reuse) a local PostgreSQL 18 + pgvector in `pgdata`; stopped by Database.close()."""
-    import pgserver
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp: that is fine here.
+        warnings.simplefilter("ignore")
+        import pgserver
 
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
