@@ -77,6 +77,10 @@ def check_pgvector(conn: psycopg.Connection[Any]) -> str:
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
     register_vector(conn)
+    # Filtered HNSW searches keep scanning until enough rows pass the filter (pgvector >= 0.8);
+    # retrieval re-sorts the rows, so the relaxed order costs nothing in correctness.
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    conn.execute("SET hnsw.ef_search = 100")
 
 
 def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:

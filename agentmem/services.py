@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
@@ -15,3 +16,4 @@ class Services:
     pool: ConnectionPool
     embedder: Embedder
     settings: Settings
+    executor: Executor  # for overlapping I/O with embedding inside one request

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     max_scratchpad_chars: int = 200_000
 
+    # Retrieval: exact vector search up to this many chunks in a namespace, HNSW above.
+    exact_search_max_chunks: int = 20_000
+
     pool_min_size: int = 1
     pool_max_size: int = 10
 

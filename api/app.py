@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
@@ -16,7 +17,7 @@ from agentmem.migrate import migrate
 from agentmem.services import Services
 from agentmem.settings import Settings
 from api.errors import error_body, install_error_handlers
-from api.routes import admin, documents, tasks
+from api.routes import admin, documents, retrieval, tasks
 from embeddings.base import Embedder
 
 log = logging.getLogger("agentmem")
@@ -91,8 +92,12 @@ def create_app(
                 if path is not None:
                     log.warning("admin token is in %s", path)
                 app.state.admin_token = token
-                app.state.services = Services(pool=pool, embedder=model, settings=settings)
-                yield
+                executor = ThreadPoolExecutor(max_workers=settings.pool_max_size, thread_name_prefix="agentmem-io")
+                app.state.services = Services(pool=pool, embedder=model, settings=settings, executor=executor)
+                try:
+                    yield
+                finally:
+                    executor.shutdown(wait=True)
             finally:
                 pool.close()
         finally:
@@ -104,6 +109,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(tasks.router)
     app.include_router(documents.router)
+    app.include_router(retrieval.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

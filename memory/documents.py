@@ -126,6 +126,10 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
                  "key": who.key_id},
             )
+            conn.execute(
+                "UPDATE chunks SET metadata = %(metadata)s, source_updated_at = %(src)s WHERE document_id = %(id)s",
+                {"id": old.id, "metadata": Jsonb(d.metadata), "src": d.source_updated_at},
+            )
             n = _chunk_count(conn, old.id)
             _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
             return UpsertResult(old.id, old.version + 1, "updated", n)
@@ -157,22 +161,25 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {**params, "id": doc_id},
             )
             conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
-        _copy_chunks(conn, who, doc_id, d.kind, p.chunks, p.vectors, embedder.name)
+        _copy_chunks(conn, who, doc_id, d, p.chunks, p.vectors, embedder.name)
         _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks))
     return UpsertResult(doc_id, version, status, len(p.chunks))
 
 
 def _copy_chunks(
-    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, kind: str,
+    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, doc: DocumentInput,
     chunks: list[Chunk], vectors: np.ndarray, model: str,
 ) -> None:
+    """Chunks carry the document's kind, metadata and source time, so filters need no join."""
     with conn.cursor() as cur, cur.copy(
-        "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model)"
-        " FROM STDIN WITH (FORMAT BINARY)"
+        "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model,"
+        " metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text"])
+        copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text", "jsonb", "timestamptz"])
+        meta = Jsonb(doc.metadata)
         for chunk, vector in zip(chunks, vectors, strict=True):
-            copy.write_row((who.namespace_id, doc_id, kind, chunk.ord, chunk.text, chunk.tokens, vector, model))
+            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, chunk.tokens, vector, model,
+                            meta, doc.source_updated_at))
 
 
 def _record_version(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 from agentmem.errors import Conflict, NotFound
 
@@ -32,6 +33,7 @@ class Principal:
     namespace_id: int
     namespace: str
     key_id: uuid.UUID
+    retrieval: dict[str, Any] = field(default_factory=dict)  # the namespace's retrieval defaults
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,20 @@ def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str) ->
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
     row = conn.execute(
-        "SELECT k.namespace_id, n.name, k.id FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
+        "SELECT k.namespace_id, n.name, k.id, n.retrieval FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
         " WHERE k.key_hash = %(hash)s",
         {"hash": hash_key(key)},
     ).fetchone()
-    return None if row is None else Principal(namespace_id=row[0], namespace=row[1], key_id=row[2])
+    if row is None:
+        return None
+    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3])
+
+
+def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaults: dict[str, Any]) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE namespaces SET retrieval = %(r)s WHERE id = %(ns)s", {"r": Jsonb(defaults), "ns": who.namespace_id}
+        )
 
 
 def delete_namespace(conn: psycopg.Connection[Any], name: str) -> dict[str, int]:

@@ -84,7 +84,8 @@ def test_migrate_command_on_database_url(empty_db: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("DATABASE_URL", empty_db)
     assert main(["migrate"]) == 0
     out = capsys.readouterr().out
-    assert "applied 0001_foundation" in out and "database is at migration 0001" in out
+    assert "applied 0001_foundation" in out and "applied 0002_retrieval" in out
+    assert "database is at migration 0002" in out
     with psycopg.connect(empty_db) as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1
     assert main(["migrate"]) == 0

@@ -6,7 +6,7 @@ from agentmem.migrate import available_migrations, migrate
 
 EXPECTED_TABLES = {
     "schema_migrations", "namespaces", "api_keys", "tasks", "task_versions",
-    "scratchpad_entries", "documents", "document_versions", "chunks",
+    "scratchpad_entries", "documents", "document_versions", "chunks", "chunk_terms", "namespace_stats", "assemble_traces",
 }
 
 

@@ -1,0 +1,124 @@
+"""Hybrid search, context assembly, assemble traces, and the namespace's retrieval defaults."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+
+from agentmem.errors import InvalidInput, NotFound
+from api.deps import ConnDep, PrincipalDep, ServicesDep
+from api.schemas import (
+    AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
+    SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
+)
+from memory.namespaces import Principal, set_retrieval_defaults
+from retrieval.assemble import AssembleRequest, assemble
+from retrieval.filters import Filters
+from retrieval.packing import Reserve, trust_of
+from retrieval.search import SearchPlan, Timings, run_search
+from retrieval.strategies import Strategy, resolve_strategy
+
+router = APIRouter(tags=["retrieval"])
+
+
+def to_filters(f: FiltersIn | None) -> Filters:
+    if f is None:
+        return Filters()
+    rng = f.source_updated_at
+    return Filters(
+        kinds=tuple(f.kind or ()), metadata=f.metadata or {},
+        updated_from=rng.gte if rng else None, updated_before=rng.lt if rng else None,
+    )
+
+
+def strategy_for(who: Principal, *, name: str | None = None, mode: str | None = None,
+                 rrf_k: float | None = None, weights: dict[str, float] | None = None) -> Strategy:
+    """Request choices over the namespace's defaults over hybrid_rrf."""
+    ns = RetrievalDefaults.model_validate(who.retrieval or {})
+    base = resolve_strategy(
+        ns.strategy, rrf_k=ns.rrf_k, candidates=ns.candidates,
+        weights=ns.weights.model_dump(exclude_none=True) if ns.weights else None,
+    )
+    if name is not None or mode is not None:
+        base = resolve_strategy(name, mode=mode, rrf_k=base.rrf_k, candidates=base.candidates)
+    return resolve_strategy(base=base, rrf_k=rrf_k, weights=weights)
+
+
+@router.post("/search", response_model=SearchOut)
+def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOut:
+    if body.mode and body.strategy:
+        raise InvalidInput("give either mode or strategy, not both")
+    strategy = strategy_for(
+        who, name=body.strategy, mode=body.mode, rrf_k=body.rrf_k,
+        weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
+    )
+    strategy = resolve_strategy(base=strategy, candidates=max(strategy.candidates, body.k))
+    plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
+                      services.settings.exact_search_max_chunks)
+    results, _ = run_search(services.pool, lambda q: services.embedder.embed([q])[0], plan, services.executor,
+                            Timings())
+    out = []
+    for r in results[: body.k]:
+        h = r.hit
+        scores = None
+        if body.explain:
+            parts: dict[str, Any] = {n: RetrieverScore(rank=x.rank, score=x.score) for n, x in r.by_retriever.items()}
+            scores = ScoresOut(fused=r.score, **parts)
+        out.append(SearchHitOut(id=h.chunk_id, document_id=h.document_id, source_uri=h.source_uri, title=h.title,
+                                kind=h.kind, text=h.text, score=r.score, metadata=h.metadata, scores=scores))
+    return SearchOut(results=out, strategy=strategy.name)
+
+
+@router.post("/context/assemble", response_model=AssembleOut)
+def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep) -> AssembleOut:
+    reserve = Reserve(**body.reserve.model_dump()) if body.reserve else Reserve()
+    given = [v for v in (reserve.pinned, reserve.scratchpad, reserve.long_term) if v is not None]
+    if sum(given) > body.budget_tokens:
+        raise InvalidInput(f"reserves add up to {sum(given)} tokens, more than budget_tokens {body.budget_tokens}")
+    req = AssembleRequest(
+        query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id, reserve=reserve,
+        filters=to_filters(body.filters), as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
+    )
+    a = assemble(services, who, req, strategy_for(who, name=body.strategy))
+    p = a.packed
+    sections = []
+    if p.pinned_text:
+        sections.append(SectionOut(tier="pinned", tokens=p.pinned_tokens, items=[ContextItemOut(
+            id=str(body.task_id), kind="pinned", text=p.pinned_text, tokens=p.pinned_tokens,
+            trust=trust_of("pinned"), flags=[],
+        )]))
+    for tier in ("scratchpad", "long_term"):
+        if a.items[tier]:
+            sections.append(SectionOut(tier=tier, tokens=p.section_tokens[tier],  # type: ignore[arg-type]
+                                       items=[ContextItemOut(**i) for i in a.items[tier]]))
+    return AssembleOut(
+        context=p.text, tokens=p.tokens, budget_tokens=body.budget_tokens, sections=sections,  # type: ignore[arg-type]
+        dropped=[DroppedOut(id=d.id, tier=d.tier, reason=d.reason) for d in a.dropped],  # type: ignore[arg-type]
+        trace_id=a.trace_id, timings_ms=a.timings,
+    )
+
+
+@router.get("/context/traces/{trace_id}", response_model=TraceOut)
+def get_trace(trace_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TraceOut:
+    row = conn.execute(
+        "SELECT trace_id, task_id, query, budget_tokens, tokens, included, dropped, timings_ms, created_at"
+        " FROM assemble_traces WHERE trace_id = %(id)s AND namespace_id = %(ns)s",
+        {"id": trace_id, "ns": who.namespace_id},
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no assemble trace {trace_id} in this namespace")
+    keys = ["trace_id", "task_id", "query", "budget_tokens", "tokens", "included", "dropped", "timings_ms", "created_at"]
+    return TraceOut(**dict(zip(keys, row, strict=True)))
+
+
+@router.get("/settings/retrieval", response_model=RetrievalDefaults)
+def get_retrieval_defaults(who: PrincipalDep) -> RetrievalDefaults:
+    return RetrievalDefaults.model_validate(who.retrieval or {})
+
+
+@router.put("/settings/retrieval", response_model=RetrievalDefaults)
+def put_retrieval_defaults(body: RetrievalDefaults, conn: ConnDep, who: PrincipalDep) -> RetrievalDefaults:
+    set_retrieval_defaults(conn, who, body.model_dump(exclude_none=True))
+    return body

@@ -1,0 +1,246 @@
+"""POST /context/assemble: gather candidates from every tier, pack them, and leave a trace.
+
+I/O shell around the pure parts (fusion, dedup, packing, trust). Task data and keyword search
+run on a second connection while the query is embedded; then vector search; then packing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from agentmem.errors import InvalidInput, NotFound
+from agentmem.services import Services
+from agentmem.tokens import count_tokens
+from memory.namespaces import Principal
+from retrieval.dedup import near_duplicates
+from retrieval.filters import Filters
+from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Reserve, pack, trust_of
+from retrieval.search import Result, SearchPlan, Timings, run_search
+from retrieval.strategies import Strategy
+from retrieval.trust import injection_flags
+
+log = logging.getLogger("agentmem.assemble")
+
+RECENT_ENTRIES = 50  # newest scratchpad entries always considered
+RELEVANT_OLDER = 20  # plus this many older ones, by similarity to the query
+
+
+@dataclass(frozen=True)
+class AssembleRequest:
+    query: str
+    budget_tokens: int
+    task_id: uuid.UUID | None = None
+    reserve: Reserve = Reserve()
+    filters: Filters = Filters()
+    strategy: Strategy | None = None
+    as_messages: bool = False
+    exclude_flagged: bool = False
+
+
+@dataclass
+class Assembled:
+    trace_id: uuid.UUID
+    packed: Packed
+    items: dict[str, list[dict[str, Any]]]
+    dropped: list[Dropped]
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: uuid.UUID
+    seq: int
+    kind: str
+    content: str
+    summary: str | None
+    step: int | None
+    citations: list[dict[str, Any]]
+    tokens: int
+    summary_tokens: int | None
+    embedding: np.ndarray | None
+
+
+_ENTRY_COLUMNS = "id, seq, kind, content, summary, step, citations, tokens, summary_tokens, embedding"
+
+
+def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> tuple[Pinned, list[_Entry]]:
+    row = conn.execute(
+        "SELECT goal, constraints, pinned FROM tasks WHERE id = %(id)s AND namespace_id = %(ns)s",
+        {"id": task_id, "ns": who.namespace_id},
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no task with id {task_id} in this namespace")
+    pinned = Pinned(goal=row[0], constraints=row[1], items=[(p["label"], p["text"]) for p in row[2]])
+
+    entries = conn.cursor(row_factory=class_row(_Entry)).execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s ORDER BY seq DESC LIMIT %(n)s",
+        {"id": task_id, "n": RECENT_ENTRIES},
+    ).fetchall()
+    return pinned, entries
+
+
+def _older_relevant(
+    conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq: int, qvec: np.ndarray
+) -> list[_Entry]:
+
+    return conn.cursor(row_factory=class_row(_Entry)).execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s AND seq < %(seq)s"
+        " ORDER BY embedding <=> %(q)s LIMIT %(n)s",
+        {"id": task_id, "seq": before_seq, "q": qvec, "n": RELEVANT_OLDER},
+    ).fetchall()
+
+
+def compact_citation(citations: list[dict[str, Any]]) -> str:
+    if not citations:
+        return "unsourced"
+    c = citations[0]
+    text = str(c.get("source", ""))
+    if c.get("locator"):
+        text += f"#{c['locator']}"
+    if len(citations) > 1:
+        text += f" (+{len(citations) - 1} more)"
+    return "source: " + text
+
+
+def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray) -> list[Candidate]:
+    newest = sorted({e.seq for e in entries}, reverse=True)[:3]
+    out = []
+    for e in entries:
+        score = float(np.dot(e.embedding, qvec)) if e.embedding is not None else 0.0
+        label = f"step {e.step}" if e.step is not None else f"entry {e.seq}"
+        out.append(Candidate(
+            id=str(e.id), tier="scratchpad", kind=e.kind, text=e.content, tokens=e.tokens,
+            cite=f"{label}, {compact_citation(e.citations)}", order=e.seq, score=score,
+            summary=e.summary, summary_tokens=e.summary_tokens, recent=e.seq in newest,
+            flags=tuple(injection_flags(e.content)), citations=tuple(e.citations),
+        ))
+    return out
+
+
+def _long_candidates(results: list[Result], limit: int) -> tuple[list[Candidate], list[Dropped]]:
+    results = results[:limit]
+    if not results:
+        return [], []
+    dups = near_duplicates([r.hit.text for r in results], np.vstack([r.hit.embedding for r in results]))
+    out: list[Candidate] = []
+    dropped: list[Dropped] = []
+    for r, dup in zip(results, dups, strict=True):
+        cid = str(r.hit.chunk_id)
+        if dup is not None:
+            dropped.append(Dropped(cid, "long_term", "duplicate"))
+            continue
+        h = r.hit
+        out.append(Candidate(
+            id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
+            cite=f"source: {h.source_uri}", score=r.score, flags=tuple(injection_flags(h.text)),
+            source_uri=h.source_uri,
+        ))
+    return out, dropped
+
+
+def assemble(services: Services, who: Principal, req: AssembleRequest, strategy: Strategy) -> Assembled:
+    started_all = time.perf_counter()
+    timings = Timings()
+    trace_id = uuid.uuid4()
+    pool, executor = services.pool, services.executor
+
+    def task_data() -> tuple[Pinned, list[_Entry]] | None:
+        if req.task_id is None:
+            return None
+        t = time.perf_counter()
+        with pool.connection() as conn:
+            data = _task_context(conn, who, req.task_id)
+        timings.add("task", t)
+        return data
+
+    task_future = executor.submit(task_data)
+    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks)
+    embed = lambda q: services.embedder.embed([q])[0]  # noqa: E731
+    results, qvec = run_search(pool, embed, plan, executor, timings)
+    if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
+        t = time.perf_counter()
+        qvec = embed(req.query)
+        timings.add("embed", t)
+    task = task_future.result()
+
+    pinned: Pinned | None = None
+    scratch: list[Candidate] = []
+    if task is not None:
+        pinned, entries = task
+        if len(entries) == RECENT_ENTRIES:
+            t = time.perf_counter()
+            with pool.connection() as conn:
+                entries += _older_relevant(conn, req.task_id, min(e.seq for e in entries), qvec)  # type: ignore[arg-type]
+            timings.add("task", t)
+        scratch = _scratch_candidates(entries, qvec)
+
+    t = time.perf_counter()
+    longs, dropped = _long_candidates(results, strategy.candidates)
+    filtered: list[Dropped] = []
+    if req.exclude_flagged:
+        filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
+        gone = {d.id for d in filtered}
+        scratch = [c for c in scratch if c.id not in gone]
+        longs = [c for c in longs if c.id not in gone]
+    try:
+        packed = pack(pinned, scratch, longs, req.budget_tokens, count_tokens, req.reserve, req.as_messages)
+    except PinnedTooLarge as exc:
+        raise InvalidInput(
+            f"the task's pinned context needs {exc.needed} tokens but only {exc.available} are available; "
+            f"raise budget_tokens (or reserve.pinned) to at least {exc.needed}"
+        ) from None
+    timings.add("pack", t)
+    packed.dropped = [*filtered, *dropped, *packed.dropped]
+
+    items = {
+        "scratchpad": [_item(p.candidate, p.summarized, count_tokens(p.block)) for p in packed.scratchpad],
+        "long_term": [_item(p.candidate, False, count_tokens(p.block)) for p in packed.long_term],
+    }
+    timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
+    result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
+    _trace(services, who, req, result)
+    return result
+
+
+def _item(c: Candidate, summarized: bool, tokens: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": c.id, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
+        "score": c.score, "trust": trust_of(c.tier), "flags": list(c.flags), "summarized": summarized,
+    }
+    if c.source_uri:
+        item["source_uri"] = c.source_uri
+    if c.citations:
+        item["citations"] = list(c.citations)
+    return item
+
+
+def _trace(services: Services, who: Principal, req: AssembleRequest, a: Assembled) -> None:
+    """One JSON log line per call, and the same record in assemble_traces for later lookup."""
+    included = {tier: [i["id"] for i in items] for tier, items in a.items.items()}
+    record = {
+        "event": "context.assemble", "trace_id": str(a.trace_id), "namespace": who.namespace,
+        "task_id": str(req.task_id) if req.task_id else None, "budget_tokens": req.budget_tokens,
+        "tokens": a.packed.tokens, "tokens_by_tier": a.packed.section_tokens, "included": included,
+        "dropped": [{"id": d.id, "tier": d.tier, "reason": d.reason} for d in a.dropped],
+        "timings_ms": a.timings,
+    }
+    log.info(json.dumps(record))
+    with services.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO assemble_traces (trace_id, namespace_id, task_id, query, budget_tokens, tokens, included,"
+            " dropped, timings_ms) VALUES (%(id)s, %(ns)s, %(task)s, %(q)s, %(budget)s, %(tokens)s, %(inc)s,"
+            " %(drop)s, %(t)s)",
+            {"id": a.trace_id, "ns": who.namespace_id, "task": req.task_id, "q": req.query,
+             "budget": req.budget_tokens, "tokens": a.packed.tokens, "inc": Jsonb(included),
+             "drop": Jsonb(record["dropped"]), "t": Jsonb(a.timings)},
+        )

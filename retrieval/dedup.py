@@ -1,0 +1,35 @@
+"""Near-duplicate removal among ranked candidates. Pure: no I/O."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+DEFAULT_THRESHOLD = 0.95  # cosine similarity above which two chunks say the same thing
+
+
+def near_duplicates(texts: Sequence[str], vectors: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int | None]:
+    """For each candidate (best first), the index of an earlier kept one it duplicates, or None if kept.
+
+    Same text (ignoring case and spacing) or unit vectors closer than `threshold` count as duplicates.
+    """
+    kept: list[int] = []
+    seen_text: dict[str, int] = {}
+    out: list[int | None] = []
+    for i, text in enumerate(texts):
+        key = " ".join(text.lower().split())
+        if key in seen_text:
+            out.append(seen_text[key])
+            continue
+        dup = None
+        if kept:
+            sims = vectors[kept] @ vectors[i]
+            j = int(np.argmax(sims))
+            if sims[j] >= threshold:
+                dup = kept[j]
+        out.append(dup)
+        if dup is None:
+            kept.append(i)
+            seen_text[key] = i
+    return out

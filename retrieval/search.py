@@ -1,0 +1,162 @@
+"""Hybrid retrieval over a namespace's chunks: vector (pgvector) and keyword (BM25), fused by RRF.
+
+Vector search is exact below `exact_max` chunks in the namespace (a scan of a small namespace is
+cheap and has recall 1.0) and uses the shared HNSW index with an iterative scan above it, so
+namespace and metadata filters do not starve the result list (hnsw.iterative_scan is set on every
+pooled connection). Both retrievers return hydrated rows, so a search costs one round trip each.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from retrieval import bm25
+from retrieval.filters import NO_FILTERS, Filters, where
+from retrieval.fusion import Ranked, rrf
+from retrieval.strategies import Strategy
+
+_HIT_COLUMNS = (
+    "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, c.metadata,"
+    " c.source_updated_at, c.embedding"
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    document_id: uuid.UUID
+    source_uri: str
+    title: str | None
+    kind: str
+    text: str
+    tokens: int
+    metadata: dict[str, Any]
+    source_updated_at: datetime | None
+    embedding: np.ndarray
+    score: float  # the retriever's own score: cosine similarity or BM25
+
+
+@dataclass
+class Result:
+    hit: Hit
+    score: float  # fused
+    by_retriever: dict[str, Ranked] = field(default_factory=dict)
+
+
+@dataclass
+class Timings:
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> None:
+        self.ms[stage] = round(self.ms.get(stage, 0.0) + (time.perf_counter() - started) * 1000, 3)
+
+
+def namespace_chunks(conn: psycopg.Connection[Any], namespace_id: int) -> int:
+    row = conn.execute("SELECT chunks FROM namespace_stats WHERE namespace_id = %(ns)s", {"ns": namespace_id}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def vector_hits(
+    conn: psycopg.Connection[Any], namespace_id: int, qvec: np.ndarray, n: int,
+    filters: Filters = NO_FILTERS, *, exact: bool,
+) -> list[Hit]:
+    """Top-n chunks by cosine similarity; `exact` scans instead of walking the HNSW graph."""
+    cond, params = where(filters)
+    params |= {"ns": namespace_id, "q": qvec, "n": n}
+    if exact:
+        # "+ 0" makes the ordering unservable by the HNSW index: the planner scans and sorts.
+        query = sql.SQL(
+            "SELECT {cols}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id WHERE c.namespace_id = %(ns)s{cond}"
+            " ORDER BY (c.embedding <=> %(q)s) + 0, c.id LIMIT %(n)s"
+        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
+    else:
+        query = sql.SQL(
+            "WITH nn AS (SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c"
+            " WHERE c.namespace_id = %(ns)s{cond} ORDER BY c.embedding <=> %(q)s LIMIT %(n)s)"
+            " SELECT {cols}, 1 - nn.distance AS score FROM nn JOIN chunks c ON c.id = nn.id"
+            " JOIN documents d ON d.id = c.document_id ORDER BY nn.distance, c.id"
+        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
+    return conn.cursor(row_factory=class_row(Hit)).execute(query, params).fetchall()
+
+
+def keyword_hits(
+    conn: psycopg.Connection[Any], namespace_id: int, query_text: str, n: int, filters: Filters = NO_FILTERS,
+) -> list[Hit]:
+    """Top-n chunks by BM25 over the namespace (statistics over the whole namespace, filters after)."""
+    cond, params = where(filters)
+    params |= {"ns": namespace_id, "query": query_text, "n": n, "k1": bm25.K1, "b": bm25.B}
+    query = sql.SQL(bm25.KEYWORD_SQL) + sql.SQL(
+        " SELECT {cols}, s.score FROM scored s JOIN chunks c ON c.id = s.chunk_id"
+        " JOIN documents d ON d.id = c.document_id WHERE true{cond}"
+        " ORDER BY s.score DESC, c.id LIMIT %(n)s"
+    ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
+    return conn.cursor(row_factory=class_row(Hit)).execute(query, params).fetchall()
+
+
+def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit]) -> list[Result]:
+    by_id = {h.chunk_id: h for h in [*keyword, *vector]}
+    lists: dict[str, list[tuple[int, float]]] = {}
+    if strategy.uses_vector():
+        lists["vector"] = [(h.chunk_id, h.score) for h in vector]
+    if strategy.uses_keyword():
+        lists["keyword"] = [(h.chunk_id, h.score) for h in keyword]
+    weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
+    fused = rrf(lists, k=strategy.rrf_k, weights=weights)
+    return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """What a search needs besides the connection: the caller runs its I/O."""
+
+    namespace_id: int
+    query: str
+    strategy: Strategy
+    filters: Filters
+    exact_max: int
+
+
+def run_search(
+    pool: Any, embed: Callable[[str], np.ndarray], plan: SearchPlan, executor: Executor | None,
+    timings: Timings, qvec: np.ndarray | None = None,
+) -> tuple[list[Result], np.ndarray | None]:
+    """Keyword search runs on a second connection while the query is embedded; then the vector search."""
+    depth = plan.strategy.candidates
+
+    def keyword() -> list[Hit]:
+        started = time.perf_counter()
+        with pool.connection() as conn:
+            hits = keyword_hits(conn, plan.namespace_id, plan.query, depth, plan.filters)
+        timings.add("keyword", started)
+        return hits
+
+    kw_future = executor.submit(keyword) if plan.strategy.uses_keyword() and executor else None
+    kw_hits: list[Hit] = []
+    vec_hits: list[Hit] = []
+    if plan.strategy.uses_vector():
+        if qvec is None:
+            started = time.perf_counter()
+            qvec = embed(plan.query)
+            timings.add("embed", started)
+        started = time.perf_counter()
+        with pool.connection() as conn:
+            exact = namespace_chunks(conn, plan.namespace_id) <= plan.exact_max
+            vec_hits = vector_hits(conn, plan.namespace_id, qvec, depth, plan.filters, exact=exact)
+        timings.add("vector", started)
+    if plan.strategy.uses_keyword():
+        kw_hits = kw_future.result() if kw_future else keyword()
+    started = time.perf_counter()
+    results = fuse(plan.strategy, vec_hits, kw_hits)
+    timings.add("fuse", started)
+    return results, qvec

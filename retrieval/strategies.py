@@ -1,0 +1,66 @@
+"""Retrieval strategies named as data, so users and benchmarks pick them by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from agentmem.errors import InvalidInput
+from retrieval.fusion import DEFAULT_RRF_K
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    vector_weight: float  # 0 turns the retriever off
+    keyword_weight: float
+    rrf_k: float = DEFAULT_RRF_K
+    candidates: int = 50  # how deep each retriever looks before fusion
+
+    def uses_vector(self) -> bool:
+        return self.vector_weight > 0
+
+    def uses_keyword(self) -> bool:
+        return self.keyword_weight > 0
+
+
+HYBRID_RRF = Strategy("hybrid_rrf", vector_weight=1.0, keyword_weight=1.0)
+VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
+KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
+
+STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, VECTOR_ONLY, KEYWORD_ONLY)}
+MODES = {"hybrid": HYBRID_RRF, "vector": VECTOR_ONLY, "keyword": KEYWORD_ONLY}
+
+
+def resolve_strategy(
+    name: str | None = None,
+    *,
+    mode: str | None = None,
+    rrf_k: float | None = None,
+    weights: Mapping[str, float] | None = None,
+    candidates: int | None = None,
+    base: Strategy | None = None,
+) -> Strategy:
+    """Pick a strategy by name or mode, then apply per-request overrides (k, weights, depth)."""
+    if name is not None:
+        if name not in STRATEGIES:
+            raise InvalidInput(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+        strategy = STRATEGIES[name]
+    elif mode is not None:
+        strategy = MODES[mode]
+    else:
+        strategy = base or HYBRID_RRF
+    changes: dict[str, float | int] = {}
+    if rrf_k is not None:
+        changes["rrf_k"] = rrf_k
+    if candidates is not None:
+        changes["candidates"] = candidates
+    if weights:
+        unknown = set(weights) - {"vector", "keyword"}
+        if unknown:
+            raise InvalidInput(f"unknown retriever weight(s) {sorted(unknown)}; use 'vector' and 'keyword'")
+        if "vector" in weights and strategy.vector_weight > 0:
+            changes["vector_weight"] = weights["vector"]
+        if "keyword" in weights and strategy.keyword_weight > 0:
+            changes["keyword_weight"] = weights["keyword"]
+    return replace(strategy, **changes) if changes else strategy  # type: ignore[arg-type]
