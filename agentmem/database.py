@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
@@ -73,6 +74,13 @@ def check_pgvector(conn: psycopg.Connection[Any]) -> str:
         "SELECT coalesce(installed_version, default_version) FROM pg_available_extensions WHERE name = 'vector'"
     ).fetchone()
     return require_pgvector(None if row is None else row[0])
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A vector column's value (pgvector's Vector, or an array already) as a float32 numpy array."""
+    if isinstance(value, np.ndarray):
+        return value
+    return np.asarray(value.to_numpy(), dtype=np.float32)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

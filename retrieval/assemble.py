@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from agentmem.database import as_array
 from agentmem.errors import InvalidInput, NotFound
 from agentmem.services import Services
 from agentmem.tokens import count_tokens
@@ -82,7 +83,7 @@ def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.U
         raise NotFound(f"no task with id {task_id} in this namespace")
     pinned = Pinned(goal=row[0], constraints=row[1], items=[(p["label"], p["text"]) for p in row[2]])
 
-    entries = conn.cursor(row_factory=class_row(_Entry)).execute(
+    entries = conn.cursor(row_factory=class_row(_Entry), binary=True).execute(
         f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s ORDER BY seq DESC LIMIT %(n)s",
         {"id": task_id, "n": RECENT_ENTRIES},
     ).fetchall()
@@ -93,7 +94,7 @@ def _older_relevant(
     conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq: int, qvec: np.ndarray
 ) -> list[_Entry]:
 
-    return conn.cursor(row_factory=class_row(_Entry)).execute(
+    return conn.cursor(row_factory=class_row(_Entry), binary=True).execute(
         f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s AND seq < %(seq)s"
         " ORDER BY embedding <=> %(q)s LIMIT %(n)s",
         {"id": task_id, "seq": before_seq, "q": qvec, "n": RELEVANT_OLDER},
@@ -116,7 +117,7 @@ def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray) -> list[Candida
     newest = sorted({e.seq for e in entries}, reverse=True)[:3]
     out = []
     for e in entries:
-        score = float(np.dot(e.embedding, qvec)) if e.embedding is not None else 0.0
+        score = float(np.dot(as_array(e.embedding), qvec)) if e.embedding is not None else 0.0
         label = f"step {e.step}" if e.step is not None else f"entry {e.seq}"
         out.append(Candidate(
             id=str(e.id), tier="scratchpad", kind=e.kind, text=e.content, tokens=e.tokens,
@@ -131,7 +132,7 @@ def _long_candidates(results: list[Result], limit: int) -> tuple[list[Candidate]
     results = results[:limit]
     if not results:
         return [], []
-    dups = near_duplicates([r.hit.text for r in results], np.vstack([r.hit.embedding for r in results]))
+    dups = near_duplicates([r.hit.text for r in results], np.vstack([as_array(r.hit.embedding) for r in results]))
     out: list[Candidate] = []
     dropped: list[Dropped] = []
     for r, dup in zip(results, dups, strict=True):

@@ -87,7 +87,7 @@ def vector_hits(
             " SELECT {cols}, 1 - nn.distance AS score FROM nn JOIN chunks c ON c.id = nn.id"
             " JOIN documents d ON d.id = c.document_id ORDER BY nn.distance, c.id"
         ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
-    return conn.cursor(row_factory=class_row(Hit)).execute(query, params).fetchall()
+    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, params).fetchall()
 
 
 def keyword_hits(
@@ -101,7 +101,7 @@ def keyword_hits(
         " JOIN documents d ON d.id = c.document_id WHERE true{cond}"
         " ORDER BY s.score DESC, c.id LIMIT %(n)s"
     ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
-    return conn.cursor(row_factory=class_row(Hit)).execute(query, params).fetchall()
+    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, params).fetchall()
 
 
 def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit]) -> list[Result]:

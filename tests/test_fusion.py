@@ -1,0 +1,42 @@
+import pytest
+
+from agentmem.errors import InvalidInput
+from retrieval.fusion import rrf
+from retrieval.strategies import HYBRID_RRF, KEYWORD_ONLY, resolve_strategy
+
+
+def test_rrf_sums_reciprocal_ranks() -> None:
+    fused = rrf({"vector": [("a", 0.9), ("b", 0.8)], "keyword": [("b", 7.0), ("c", 3.0)]}, k=60)
+    assert [f.key for f in fused] == ["b", "a", "c"]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[0].by_retriever["keyword"].rank == 1 and fused[0].by_retriever["vector"].rank == 2
+    assert fused[1].score == pytest.approx(1 / 61)
+
+
+def test_weights_and_k() -> None:
+    fused = rrf({"vector": [("a", 1.0)], "keyword": [("b", 1.0)]}, k=0, weights={"vector": 1.0, "keyword": 3.0})
+    assert [f.key for f in fused] == ["b", "a"] and fused[0].score == pytest.approx(3.0)
+
+
+def test_ties_are_deterministic() -> None:
+    one = rrf({"vector": [("a", 1.0)], "keyword": [("b", 1.0)]})
+    two = rrf({"vector": [("a", 1.0)], "keyword": [("b", 1.0)]})
+    assert [f.key for f in one] == [f.key for f in two] == ["a", "b"]
+
+
+def test_duplicates_in_one_list_count_once() -> None:
+    fused = rrf({"vector": [("a", 1.0), ("a", 0.5)]}, k=60)
+    assert len(fused) == 1 and fused[0].score == pytest.approx(1 / 61)
+
+
+def test_strategies_by_name_and_overrides() -> None:
+    assert resolve_strategy("keyword_only") is KEYWORD_ONLY
+    assert resolve_strategy(mode="hybrid") is HYBRID_RRF
+    s = resolve_strategy("hybrid_rrf", rrf_k=10, weights={"vector": 2})
+    assert (s.rrf_k, s.vector_weight, s.keyword_weight) == (10, 2, 1.0)
+    # A weight never switches on a retriever the strategy does not use.
+    assert resolve_strategy("keyword_only", weights={"vector": 5}).vector_weight == 0
+    with pytest.raises(InvalidInput, match="unknown strategy"):
+        resolve_strategy("magic")
+    with pytest.raises(InvalidInput, match="unknown retriever"):
+        resolve_strategy(weights={"graph": 1})
