@@ -1,0 +1,79 @@
+"""The service under test: the real app on uvicorn at 127.0.0.1, on an embedded (or given) PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import uvicorn
+
+from agentmem.database import start_embedded
+from agentmem.settings import Settings
+from api.app import create_app
+from embeddings.base import Embedder
+
+
+@dataclass(frozen=True)
+class Running:
+    base_url: str
+    database_url: str
+    admin_token: str
+
+
+@contextmanager
+def embedded_database() -> Iterator[str]:
+    """A throwaway PostgreSQL under /tmp (pgserver, as root, needs world-traversable parents)."""
+    folder = Path(tempfile.mkdtemp(prefix="agentmem-bench-", dir="/tmp"))
+    database = start_embedded(folder / "pgdata")
+    try:
+        yield database.url
+    finally:
+        database.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def serve(database_url: str, embedder: Embedder, settings: Settings | None = None) -> Iterator[Running]:
+    """Run create_app on uvicorn in a thread; the app shares `embedder` (and its lock) with the caller."""
+    token = "bench-" + secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="agentmem-bench-data-", dir="/tmp") as data_dir:
+        base = settings or Settings()
+        settings = base.model_copy(update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token})
+        app = create_app(settings, embedder=embedder)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=600))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 120
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start (see the log above)")
+                time.sleep(0.05)
+            yield Running(f"http://127.0.0.1:{port}", database_url, token)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=60)
+            sock.close()
+
+
+def make_tenant(running: Running, name: str) -> dict[str, str]:
+    """Create a namespace and a key through the admin API; return the key's request headers."""
+    admin = {"Authorization": f"Bearer {running.admin_token}"}
+    with httpx.Client(base_url=running.base_url, timeout=60) as client:
+        client.post("/admin/namespaces", json={"name": name}, headers=admin).raise_for_status()
+        r = client.post(f"/admin/namespaces/{name}/keys", json={"label": "bench"}, headers=admin)
+        r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['key']}"}
