@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -9,39 +11,47 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _find_nul(value: Any, path: str) -> str | None:
+def _unstorable_text(value: str, where: str) -> str | None:
+    if NUL in value:
+        return f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
+    if _SURROGATE.search(value):
+        return f"{where} contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode; send valid UTF-8"
+    return None
+
+
+def unstorable(value: Any, path: str = "body") -> str | None:
+    """What in this parsed JSON PostgreSQL cannot store (NUL, lone surrogates, NaN/Infinity), naming where."""
     if isinstance(value, str):
-        return path if NUL in value else None
+        return _unstorable_text(value, path)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value}, which JSON cannot store; send a finite number or a string"
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(k, str) and NUL in k:
-                return f"{path}.{k!r}"
-            found = _find_nul(v, f"{path}.{k}")
+            found = (isinstance(k, str) and _unstorable_text(k, f"{path}.{k!r}")) or unstorable(v, f"{path}.{k}")
             if found:
                 return found
     if isinstance(value, list):
         for i, v in enumerate(value):
-            found = _find_nul(v, f"{path}[{i}]")
+            found = unstorable(v, f"{path}[{i}]")
             if found:
                 return found
     return None
 
 
 class Input(BaseModel):
-    """Every request body: unknown fields refused, NUL characters refused (PostgreSQL cannot store them)."""
+    """Every request body: unknown fields refused, and what PostgreSQL cannot store refused, never stripped."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        where = _find_nul(data, "body")
-        if where:
-            raise ValueError(
-                f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
-            )
+    def _refuse_unstorable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem:
+            raise ValueError(problem)
         return data
 
 
