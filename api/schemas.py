@@ -220,8 +220,20 @@ class UpsertOut(BaseModel):
     chunks: int
 
 
-class BatchIn(Input):
-    documents: list[dict[str, Any]]
+class BatchIn(BaseModel):
+    """Not an Input: each document is checked on its own (as a DocumentIn), so one bad item fails alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_outside_items(cls, data: Any) -> Any:
+        problem = unstorable({k: v for k, v in data.items() if k != "documents"}) if isinstance(data, dict) else None
+        if problem:
+            raise ValueError(problem)
+        return data
 
 
 class BatchItemOut(BaseModel):
