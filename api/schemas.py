@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 NUL = "\x00"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -106,24 +106,25 @@ class PinnedItem(Input):
 
 
 
+def _constraints_not_blank(v: list[str]) -> list[str]:
+    for i, c in enumerate(v):
+        if not c.strip():
+            raise ValueError(f"constraint {i} is empty or only whitespace; remove it or write it out")
+    return v
+
+
+Constraints = Annotated[list[str], AfterValidator(_constraints_not_blank)]
+
+
 class TaskIn(Input):
     goal: Text
-    constraints: list[str] = Field(default_factory=list)
+    constraints: Constraints = Field(default_factory=list)
     pinned: list[PinnedItem] = Field(default_factory=list)
-
-
-    @field_validator("constraints")
-    @classmethod
-    def _constraints_not_blank(cls, v: list[str]) -> list[str]:
-        for i, c in enumerate(v):
-            if not c.strip():
-                raise ValueError(f"constraint {i} is empty")
-        return v
 
 
 class TaskPatch(Input):
     goal: Text | None = None
-    constraints: list[str] | None = None
+    constraints: Constraints | None = None
     pinned: list[PinnedItem] | None = None
 
     @model_validator(mode="after")
