@@ -83,7 +83,7 @@ class NamespaceOut(BaseModel):
 
 
 class KeyIn(Input):
-    label: str = Field(min_length=1, max_length=200)
+    label: Annotated[Text, Field(max_length=200)]
 
 
 class KeyOut(BaseModel):
@@ -157,7 +157,7 @@ class TaskVersionOut(BaseModel):
 
 
 class CompleteIn(Input):
-    summary: str | None = Field(default=None, min_length=1)
+    summary: Text | None = None
     outcome: str | None = Field(default=None, max_length=10_000)
 
 
@@ -183,7 +183,7 @@ class EntryIn(Input):
     citations: list[CitationIn] = Field(default_factory=list)
     unsourced: bool = False
     step: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    summary: str | None = Field(default=None, min_length=1)
+    summary: Text | None = None
 
 
 
