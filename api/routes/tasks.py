@@ -67,6 +67,8 @@ def add_entry(
     task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
 ) -> EntryOut:
     check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
+    if body.summary is not None:
+        check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
     entry = scratchpad.add_entry(
         conn, services.embedder, who, task_id,
         kind=body.kind, content=body.content,
