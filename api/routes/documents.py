@@ -46,6 +46,9 @@ def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: Service
         uri = raw.get("source_uri") if isinstance(raw, dict) else None
         if not isinstance(uri, str) or unstorable(uri):
             uri = None  # echoed back only when it can be
+        if not isinstance(raw, dict):
+            results[i] = BatchItemOut(index=i, status="error", error="a document must be a JSON object")
+            continue
         try:
             item = DocumentIn.model_validate(raw)
         except ValidationError as exc:
