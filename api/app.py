@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator, Callable
 
 import psycopg
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentmem.admin_token import resolve_admin_token
@@ -46,7 +47,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(413, self._message())
             return message
 
         try:
@@ -54,19 +55,20 @@ class BodyLimit:
         except _TooLarge:
             await self._refuse(send)
 
+    def _message(self) -> str:
+        return f"request body is over {self.max_bytes:,} bytes; send less per request"
+
     async def _refuse(self, send: Send) -> None:
         import json
 
-        body = json.dumps(
-            error_body("payload_too_large", f"request body is over {self.max_bytes:,} bytes; send less per request")
-        ).encode()
+        body = json.dumps(error_body("payload_too_large", self._message())).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """An HTTPException so that FastAPI, reading the body, passes it on instead of answering 400."""
 
 
 def create_app(

@@ -37,10 +37,20 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[int, str, 
         if kind == "extra_forbidden":
             msg = "unknown field; remove it (see the API docs at /docs for the accepted fields)"
         elif kind == "missing":
-            msg = "required field is missing"
+            msg = "required field is missing" if where != "body" else "a JSON object body is required"
+        elif kind == "model_attributes_type" and where == "body":
+            msg = "the body must be a JSON object, sent with 'Content-Type: application/json'"
         details.append({"field": where, "message": msg})
     text = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return 422, text or "invalid request", details
+
+
+def _unreadable(cause: BaseException) -> str:
+    if isinstance(cause, UnicodeError):
+        return "the request body is not valid UTF-8; send JSON encoded as UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the request body is nested too deeply to read; send flatter JSON"
+    return "the request body could not be read; send a JSON object encoded as UTF-8"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -56,6 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body
+            return JSONResponse(error_body("invalid_json", _unreadable(exc.__cause__), fields=[]), status_code=400)
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )

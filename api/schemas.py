@@ -2,46 +2,56 @@
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _find_nul(value: Any, path: str) -> str | None:
+def _unstorable_text(value: str, where: str) -> str | None:
+    if NUL in value:
+        return f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
+    if _SURROGATE.search(value):
+        return f"{where} contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode; send valid UTF-8"
+    return None
+
+
+def unstorable(value: Any, path: str = "body") -> str | None:
+    """What in this parsed JSON PostgreSQL cannot store (NUL, lone surrogates, NaN/Infinity), naming where."""
     if isinstance(value, str):
-        return path if NUL in value else None
+        return _unstorable_text(value, path)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value}, which JSON cannot store; send a finite number or a string"
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(k, str) and NUL in k:
-                return f"{path}.{k!r}"
-            found = _find_nul(v, f"{path}.{k}")
+            found = (isinstance(k, str) and _unstorable_text(k, f"{path}.{k!r}")) or unstorable(v, f"{path}.{k}")
             if found:
                 return found
     if isinstance(value, list):
         for i, v in enumerate(value):
-            found = _find_nul(v, f"{path}[{i}]")
+            found = unstorable(v, f"{path}[{i}]")
             if found:
                 return found
     return None
 
 
 class Input(BaseModel):
-    """Every request body: unknown fields refused, NUL characters refused (PostgreSQL cannot store them)."""
+    """Every request body: unknown fields refused, and what PostgreSQL cannot store refused, never stripped."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        where = _find_nul(data, "body")
-        if where:
-            raise ValueError(
-                f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
-            )
+    def _refuse_unstorable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem:
+            raise ValueError(problem)
         return data
 
 
@@ -73,7 +83,7 @@ class NamespaceOut(BaseModel):
 
 
 class KeyIn(Input):
-    label: str = Field(min_length=1, max_length=200)
+    label: Annotated[Text, Field(max_length=200)]
 
 
 class KeyOut(BaseModel):
@@ -96,24 +106,25 @@ class PinnedItem(Input):
 
 
 
+def _constraints_not_blank(v: list[str]) -> list[str]:
+    for i, c in enumerate(v):
+        if not c.strip():
+            raise ValueError(f"constraint {i} is empty or only whitespace; remove it or write it out")
+    return v
+
+
+Constraints = Annotated[list[str], AfterValidator(_constraints_not_blank)]
+
+
 class TaskIn(Input):
     goal: Text
-    constraints: list[str] = Field(default_factory=list)
+    constraints: Constraints = Field(default_factory=list)
     pinned: list[PinnedItem] = Field(default_factory=list)
-
-
-    @field_validator("constraints")
-    @classmethod
-    def _constraints_not_blank(cls, v: list[str]) -> list[str]:
-        for i, c in enumerate(v):
-            if not c.strip():
-                raise ValueError(f"constraint {i} is empty")
-        return v
 
 
 class TaskPatch(Input):
     goal: Text | None = None
-    constraints: list[str] | None = None
+    constraints: Constraints | None = None
     pinned: list[PinnedItem] | None = None
 
     @model_validator(mode="after")
@@ -146,7 +157,7 @@ class TaskVersionOut(BaseModel):
 
 
 class CompleteIn(Input):
-    summary: str | None = Field(default=None, min_length=1)
+    summary: Text | None = None
     outcome: str | None = Field(default=None, max_length=10_000)
 
 
@@ -172,7 +183,7 @@ class EntryIn(Input):
     citations: list[CitationIn] = Field(default_factory=list)
     unsourced: bool = False
     step: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    summary: str | None = Field(default=None, min_length=1)
+    summary: Text | None = None
 
 
 
@@ -210,8 +221,20 @@ class UpsertOut(BaseModel):
     chunks: int
 
 
-class BatchIn(Input):
-    documents: list[dict[str, Any]]
+class BatchIn(BaseModel):
+    """Not an Input: each document is checked on its own (as a DocumentIn), so one bad item fails alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_outside_items(cls, data: Any) -> Any:
+        problem = unstorable({k: v for k, v in data.items() if k != "documents"}) if isinstance(data, dict) else None
+        if problem:
+            raise ValueError(problem)
+        return data
 
 
 class BatchItemOut(BaseModel):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 from fastapi.testclient import TestClient
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -144,3 +145,19 @@ def tenant(client: TestClient) -> Tenant:
 @pytest.fixture
 def other_tenant(client: TestClient) -> Tenant:
     return make_tenant(client, "beta")
+
+
+TABLES = (
+    "namespaces", "api_keys", "tasks", "task_versions", "scratchpad_entries",
+    "documents", "document_versions", "chunks",
+)
+
+
+def snapshot(db: psycopg.Connection[Any]) -> dict[str, list[str]]:
+    """Every row of every table, as text: compare two snapshots to prove a request changed nothing."""
+    return {
+        table: sorted(
+            r[0] for r in db.execute(sql.SQL("SELECT t::text FROM {} t").format(sql.Identifier(table))).fetchall()
+        )
+        for table in TABLES
+    }

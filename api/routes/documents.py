@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
 from api.errors import describe_validation_errors
 from api.schemas import (
-    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, Receipt, UpsertOut,
+    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, Receipt, UpsertOut, unstorable,
 )
 from memory import documents, long_term
 
@@ -43,7 +43,12 @@ def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: Service
     results: list[BatchItemOut | None] = [None] * len(body.documents)
     valid: list[tuple[int, DocumentIn]] = []
     for i, raw in enumerate(body.documents):
-        uri = raw.get("source_uri") if isinstance(raw.get("source_uri"), str) else None
+        uri = raw.get("source_uri") if isinstance(raw, dict) else None
+        if not isinstance(uri, str) or unstorable(uri):
+            uri = None  # echoed back only when it can be
+        if not isinstance(raw, dict):
+            results[i] = BatchItemOut(index=i, status="error", error="a document must be a JSON object")
+            continue
         try:
             item = DocumentIn.model_validate(raw)
         except ValidationError as exc:

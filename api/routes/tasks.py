@@ -20,11 +20,15 @@ def _out(task: tasks.Task) -> TaskOut:
     return TaskOut(**asdict(task))
 
 
+def _check_pinned_size(goal: str, constraints: list[str], pinned: list[dict[str, str]], limit: int) -> None:
+    size = len(goal) + sum(map(len, constraints)) + sum(len(p["text"]) for p in pinned)
+    check_size(size, limit, "the task's pinned context (characters)")
+
+
 @router.post("", status_code=201, response_model=TaskOut)
 def create_task(body: TaskIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> TaskOut:
-    size = len(body.goal) + sum(map(len, body.constraints)) + sum(len(p.text) for p in body.pinned)
-    check_size(size, services.settings.max_text_chars, "the task's pinned context (characters)")
     pinned = [p.model_dump() for p in body.pinned]
+    _check_pinned_size(body.goal, body.constraints, pinned, services.settings.max_text_chars)
     return _out(tasks.create_task(conn, who, body.goal, body.constraints, pinned))
 
 
@@ -34,8 +38,17 @@ def get_task(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TaskOut:
 
 
 @router.patch("/{task_id}", response_model=TaskOut)
-def patch_task(task_id: uuid.UUID, body: TaskPatch, conn: ConnDep, who: PrincipalDep) -> TaskOut:
+def patch_task(
+    task_id: uuid.UUID, body: TaskPatch, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+) -> TaskOut:
     pinned = None if body.pinned is None else [p.model_dump() for p in body.pinned]
+    old = tasks.get_task(conn, who, task_id)  # the limit is on the context the change leaves
+    _check_pinned_size(
+        old.goal if body.goal is None else body.goal,
+        old.constraints if body.constraints is None else body.constraints,
+        old.pinned if pinned is None else pinned,
+        services.settings.max_text_chars,
+    )
     return _out(tasks.update_task(conn, who, task_id, body.goal, body.constraints, pinned))
 
 
@@ -54,6 +67,8 @@ def add_entry(
     task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
 ) -> EntryOut:
     check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
+    if body.summary is not None:
+        check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
     entry = scratchpad.add_entry(
         conn, services.embedder, who, task_id,
         kind=body.kind, content=body.content,

@@ -1,0 +1,277 @@
+"""Tenancy: a key reaches its own namespace only, on every endpoint; admin token and keys never stand in for each other.
+
+Every check that a request is refused also sends the same request with the right credentials
+and expects it to succeed, so a refusal cannot pass for a broken request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # may hold {task}, {doc}, {ns}
+    body: dict[str, Any] | None = None
+
+    def send(self, client: TestClient, headers: dict[str, str], **ids: str) -> httpx.Response:
+        return client.request(self.method, self.path.format(**ids), json=self.body, headers=headers)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+KEY_CALLS = [
+    Call("POST", "/tasks", {"goal": "a goal"}),
+    Call("GET", "/tasks/{task}"),
+    Call("PATCH", "/tasks/{task}", {"goal": "hijacked"}),
+    Call("DELETE", "/tasks/{task}"),
+    Call("GET", "/tasks/{task}/versions"),
+    Call("POST", "/tasks/{task}/scratchpad", {"kind": "note", "content": "planted"}),
+    Call("GET", "/tasks/{task}/scratchpad"),
+    Call("GET", "/tasks/{task}/scratchpad?unsourced=true"),
+    Call("POST", "/tasks/{task}/complete", {"summary": "closed by someone else"}),
+    Call("PUT", "/documents", {"source_uri": "doc:a", "text": "overwritten"}),
+    Call("POST", "/documents/batch", {"documents": [{"source_uri": "doc:a", "text": "overwritten"}]}),
+    Call("GET", "/documents/{doc}"),
+    Call("DELETE", "/documents/{doc}"),
+    Call("POST", "/memories", {"kind": "fact", "text": "planted"}),
+]
+BY_ID = [c for c in KEY_CALLS if "{" in c.path]
+ADMIN_CALLS = [
+    Call("POST", "/admin/namespaces", {"name": "gamma"}),
+    Call("POST", "/admin/namespaces/{ns}/keys", {"label": "stolen"}),
+    Call("DELETE", "/admin/namespaces/{ns}"),
+]
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@dataclass(frozen=True)
+class World:
+    a: Tenant
+    b: Tenant
+    a_task: str  # open, with a scratchpad and an earlier version
+    a_doc: str
+    a_entries: list[str]
+    b_task: str
+    b_doc: str
+    b_entries: list[str]
+
+    def ids(self) -> dict[str, str]:
+        return {"task": self.a_task, "doc": self.a_doc, "ns": self.a.name}
+
+
+def _ok(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code in (200, 201), r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str]]:
+    """A task with two versions, three entries, a completed sibling task, a document and a memory."""
+    h = t.headers
+    task = _ok(client.post("/tasks", json={"goal": f"{word} goal", "constraints": [f"{word} rule"],
+                                           "pinned": [{"label": "brief", "text": f"{word} pinned"}]}, headers=h))["id"]
+    _ok(client.patch(f"/tasks/{task}", json={"goal": f"{word} goal, revised"}, headers=h))
+    entries = [
+        _ok(client.post(f"/tasks/{task}/scratchpad", json=body, headers=h))["id"]
+        for body in (
+            {"kind": "fact", "content": f"{word} cited fact", "citations": [{"source": f"{word}:src"}]},
+            {"kind": "result", "content": f"{word} hunch", "unsourced": True},
+            {"kind": "note", "content": f"{word} note", "step": 1},
+        )
+    ]
+    done = _ok(client.post("/tasks", json={"goal": f"{word} finished goal"}, headers=h))["id"]
+    _ok(client.post(f"/tasks/{done}/complete", json={"summary": f"{word} summary"}, headers=h))
+    doc = _ok(client.put("/documents", json={"source_uri": f"doc:{word}", "text": f"{word} document text. " * 40,
+                                             "metadata": {"owner": word}}, headers=h))["id"]
+    _ok(client.post("/memories", json={"kind": "preference", "text": f"{word} likes tea"}, headers=h))
+    return task, doc, entries
+
+
+@pytest.fixture
+def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
+    a_task, a_doc, a_entries = _populate(client, tenant, "alpha")
+    b_task, b_doc, b_entries = _populate(client, other_tenant, "beta")
+    return World(tenant, other_tenant, a_task, a_doc, a_entries, b_task, b_doc, b_entries)
+
+
+def _assert_unauthorized(r: httpx.Response) -> None:
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "unauthorized"
+
+
+# --- (a) no key, (b) a wrong key, (d) the admin token and keys are different credentials ---------
+
+def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
+    """(headers, a part of the expected message): each is refused before anything is looked up."""
+    key, tampered = world.a.key, world.a.key[:-1] + ("A" if world.a.key[-1] != "A" else "B")
+    return [
+        ({}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer "}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer"}, "Authorization: Bearer"),
+        ({"Authorization": key}, "Authorization: Bearer"),  # no scheme
+        ({"Authorization": f"Basic {key}"}, "Authorization: Bearer"),
+        ({"Authorization": "Bearer amk_not-a-key"}, ""),
+        ({"Authorization": f"Bearer {tampered}"}, ""),
+        ({"Authorization": f"Bearer {key.swapcase()}"}, ""),
+        ({"Authorization": f"Bearer {key}{key}"}, ""),
+    ]
+
+
+@pytest.mark.parametrize("call", KEY_CALLS, ids=str)
+def test_anything_but_a_namespace_key_is_401(
+    call: Call, client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    before = snapshot(db)
+    for headers, says in [*_wrong_credentials(world), (ADMIN, "unknown API key")]:
+        r = call.send(client, headers, **world.ids())
+        _assert_unauthorized(r)
+        assert says in r.json()["error"]["message"], (headers, r.text)
+    assert snapshot(db) == before
+    _ok(call.send(client, world.a.headers, **world.ids()))
+
+
+@pytest.mark.parametrize("call", ADMIN_CALLS, ids=str)
+def test_anything_but_the_admin_token_is_401(
+    call: Call, client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    before = snapshot(db)
+    wrong = [
+        *_wrong_credentials(world),
+        ({"Authorization": f"Bearer {ADMIN_TOKEN}x"}, "wrong admin token"),
+        (world.a.headers, "wrong admin token"),  # a namespace key is not an admin token
+        (world.b.headers, "wrong admin token"),
+    ]
+    for headers, says in wrong:
+        r = call.send(client, headers, **world.ids())
+        _assert_unauthorized(r)
+        assert says in r.json()["error"]["message"], (headers, r.text)
+    assert snapshot(db) == before
+    _ok(call.send(client, ADMIN, **world.ids()))
+
+
+# --- (c) another namespace's ids answer exactly like missing ones -------------------------------
+
+def _error_shape(r: httpx.Response, the_id: str) -> tuple[int, str, str]:
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return r.status_code, body["error"]["code"], body["error"]["message"].replace(the_id, "<id>")
+
+
+@pytest.mark.parametrize("call", BY_ID, ids=str)
+def test_other_namespace_id_is_404_like_a_missing_one(
+    call: Call, client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    before = snapshot(db)
+    theirs = call.send(client, world.b.headers, task=world.a_task, doc=world.a_doc)
+    missing = str(uuid.uuid4())
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing)
+    a_id = world.a_task if "{task}" in call.path else world.a_doc
+    assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
+    message = theirs.json()["error"]["message"]
+    for secret in ("alpha", world.a.name, "doc:alpha", "namespace_id"):
+        assert secret not in message
+    assert snapshot(db) == before
+    # The same call with the owner's key reaches the row: the 404 was the namespace, not the request.
+    _ok(call.send(client, world.a.headers, **world.ids()))
+
+
+def test_same_source_uri_in_another_namespace_is_another_document(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    r = _ok(client.put("/documents", json={"source_uri": "doc:alpha", "text": "beta's own text"},
+                       headers=world.b.headers))
+    assert r["status"] == "created" and r["version"] == 1 and r["id"] != world.a_doc
+    batch = _ok(client.post("/documents/batch", json={"documents": [{"source_uri": "doc:alpha", "text": "again"}]},
+                            headers=world.b.headers))
+    assert batch["results"][0]["status"] == "updated" and batch["results"][0]["id"] == r["id"]
+    a_doc = _ok(client.get(f"/documents/{world.a_doc}", headers=world.a.headers))
+    assert a_doc["version"] == 1 and a_doc["text"].startswith("alpha document text.")
+    assert len(a_doc["chunks"]) > 1
+    rows = db.execute(
+        "SELECT n.name, d.version FROM documents d JOIN namespaces n ON n.id = d.namespace_id"
+        " WHERE d.source_uri = 'doc:alpha' ORDER BY 1"
+    ).fetchall()
+    assert rows == [("alpha", 1), ("beta", 2)]
+
+
+# --- (e) listings hold the caller's rows only ---------------------------------------------------
+
+def test_scratchpad_listings_hold_only_own_rows(client: TestClient, world: World, db: psycopg.Connection[Any]) -> None:
+    # Both namespaces' entries are in the one table; each listing must pick its own.
+    assert db.execute("SELECT count(DISTINCT namespace_id) FROM scratchpad_entries").fetchone() == (2,)
+    for me, task, mine, word, other in (
+        (world.a, world.a_task, world.a_entries, "alpha", "beta"),
+        (world.b, world.b_task, world.b_entries, "beta", "alpha"),
+    ):
+        listed = _ok(client.get(f"/tasks/{task}/scratchpad", headers=me.headers))
+        assert [e["id"] for e in listed] == mine
+        assert all(word in e["content"] and other not in e["content"] for e in listed)
+        unsourced = _ok(client.get(f"/tasks/{task}/scratchpad?unsourced=true", headers=me.headers))
+        assert [e["content"] for e in unsourced] == [f"{word} hunch"]
+        versions = _ok(client.get(f"/tasks/{task}/versions", headers=me.headers))
+        assert [v["goal"] for v in versions] == [f"{word} goal"]
+
+
+# --- (f) deleting a namespace removes all of it and nothing else --------------------------------
+
+_ROWS_OF = {
+    "namespaces": "SELECT t::text FROM namespaces t WHERE id = %(ns)s",
+    "api_keys": "SELECT t::text FROM api_keys t WHERE namespace_id = %(ns)s",
+    "tasks": "SELECT t::text FROM tasks t WHERE namespace_id = %(ns)s",
+    "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id WHERE k.namespace_id = %(ns)s",
+    "scratchpad_entries": "SELECT t::text FROM scratchpad_entries t WHERE namespace_id = %(ns)s",
+    "documents": "SELECT t::text FROM documents t WHERE namespace_id = %(ns)s",
+    "document_versions": "SELECT t::text FROM document_versions t JOIN documents d ON d.id = t.document_id"
+                         " WHERE d.namespace_id = %(ns)s",
+    "chunks": "SELECT t::text FROM chunks t WHERE namespace_id = %(ns)s",
+}
+
+
+def _rows_of(db: psycopg.Connection[Any], ns: int) -> dict[str, list[str]]:
+    return {table: sorted(r[0] for r in db.execute(q, {"ns": ns}).fetchall()) for table, q in _ROWS_OF.items()}
+
+
+def _ns_id(db: psycopg.Connection[Any], name: str) -> int:
+    row = db.execute("SELECT id FROM namespaces WHERE name = %s", [name]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_deleting_a_namespace_removes_all_its_rows_and_only_them(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    a_ns, b_ns = _ns_id(db, "alpha"), _ns_id(db, "beta")
+    a_rows, b_rows = _rows_of(db, a_ns), _rows_of(db, b_ns)
+    assert all(a_rows.values()), {t: len(r) for t, r in a_rows.items()}  # every table holds some of A
+    r = _ok(client.delete("/admin/namespaces/alpha", headers=ADMIN))
+    assert r["deleted"] == {t: len(a_rows[t]) for t in ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks")}
+    assert all(not rows for rows in _rows_of(db, a_ns).values())
+    assert _rows_of(db, b_ns) == b_rows
+    assert snapshot(db) == {t: sorted(b_rows[t]) for t in b_rows}  # nothing but B is left
+    for call in KEY_CALLS:
+        _assert_unauthorized(call.send(client, world.a.headers, **world.ids()))
+    assert _rows_of(db, b_ns) == b_rows
+    _ok(client.get(f"/tasks/{world.b_task}", headers=world.b.headers))
+    _ok(client.get(f"/documents/{world.b_doc}", headers=world.b.headers))
+
+
+def test_a_recreated_namespace_starts_empty(client: TestClient, world: World) -> None:
+    _ok(client.delete("/admin/namespaces/alpha", headers=ADMIN))
+    again = make_tenant(client, "alpha")
+    _assert_unauthorized(client.get(f"/tasks/{world.a_task}", headers=world.a.headers))
+    assert client.get(f"/tasks/{world.a_task}", headers=again.headers).status_code == 404
+    assert client.get(f"/documents/{world.a_doc}", headers=again.headers).status_code == 404
+    r = _ok(client.put("/documents", json={"source_uri": "doc:alpha", "text": "fresh"}, headers=again.headers))
+    assert r["status"] == "created" and r["version"] == 1
