@@ -143,7 +143,7 @@ def _long_candidates(results: list[Result], limit: int) -> tuple[list[Candidate]
         h = r.hit
         out.append(Candidate(
             id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
-            cite=f"source: {h.source_uri}", score=r.score, flags=tuple(injection_flags(h.text)),
+            cite=h.source_uri, score=r.score, flags=tuple(injection_flags(h.text)),
             source_uri=h.source_uri,
         ))
     return out, dropped
