@@ -209,6 +209,10 @@ class DocumentIn(Input):
     source_uri: Annotated[Text, Field(max_length=2000)]
     text: Text
     title: str | None = Field(default=None, max_length=2000)
+    context: str | None = Field(
+        default=None, max_length=20_000,
+        description="Indexed with every chunk (embedding and keywords) but never shown: e.g. the preceding turn.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     source_updated_at: Timestamp | None = None
 
@@ -273,6 +277,7 @@ class DocumentOut(BaseModel):
     title: str | None
     metadata: dict[str, Any]
     text: str
+    context: str | None
     content_hash: str
     tokens: int
     version: int

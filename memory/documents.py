@@ -25,7 +25,7 @@ from memory.hashing import content_hash
 from memory.namespaces import Principal
 
 _COLUMNS = (
-    "id, source_uri, kind, title, metadata, content_hash, tokens, version, task_id, source_updated_at,"
+    "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"
     " ingested_at, updated_at, last_verified_at"
 )
 
@@ -39,6 +39,12 @@ class DocumentInput:
     metadata: dict[str, Any] = field(default_factory=dict)
     source_updated_at: datetime | None = None
     task_id: uuid.UUID | None = None
+    context: str | None = None  # indexed with every chunk (embedding and keywords), never shown
+
+
+def index_text(context: str | None, text: str) -> str:
+    """What is embedded for a chunk: its context (title, preceding turn) then its own text."""
+    return f"{context}\n{text}" if context else text
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Document:
     kind: str
     title: str | None
     metadata: dict[str, Any]
+    context: str | None
     content_hash: str
     tokens: int
     version: int
@@ -88,7 +95,7 @@ class Prepared:
 def prepare(docs: Sequence[DocumentInput], embedder: Embedder, chunk_tokens: int) -> list[Prepared]:
     """Chunk every document and embed all their chunks in one model call (batching is where speed is)."""
     prepared = [Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens)) for d in docs]
-    texts = [c.text for p in prepared for c in p.chunks]
+    texts = [index_text(p.doc.context, c.text) for p in prepared for c in p.chunks]
     vectors = embedder.embed(texts)
     offset = 0
     for p in prepared:
@@ -97,12 +104,14 @@ def prepare(docs: Sequence[DocumentInput], embedder: Embedder, chunk_tokens: int
     return prepared
 
 
-def known_hashes(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[str]) -> dict[str, str]:
+def known_content(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """(content hash, context) of the documents already stored under these source URIs."""
     rows = conn.execute(
-        "SELECT source_uri, content_hash FROM documents WHERE namespace_id = %(ns)s AND source_uri = ANY(%(uris)s)",
+        "SELECT source_uri, content_hash, context FROM documents"
+        " WHERE namespace_id = %(ns)s AND source_uri = ANY(%(uris)s)",
         {"ns": who.namespace_id, "uris": list(uris)},
     ).fetchall()
-    return {r[0]: r[1] for r in rows}
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedder: Embedder, chunk_tokens: int) -> UpsertResult:
@@ -114,7 +123,7 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = %(uri)s FOR UPDATE",
             {"ns": who.namespace_id, "uri": d.source_uri},
         ).fetchone()
-        if old is not None and old.content_hash == p.hash:
+        if old is not None and old.content_hash == p.hash and old.context == d.context:
             if (old.title, old.metadata, old.source_updated_at) == (d.title, d.metadata, d.source_updated_at):
                 conn.execute("UPDATE documents SET last_verified_at = now() WHERE id = %(id)s", {"id": old.id})
                 return UpsertResult(old.id, old.version, "unchanged", _chunk_count(conn, old.id))
@@ -135,18 +144,18 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             return UpsertResult(old.id, old.version + 1, "updated", n)
         if p.vectors is None:
             # Content changed since the caller looked (a concurrent writer): embed now, rare.
-            p.vectors = embedder.embed([c.text for c in p.chunks])
+            p.vectors = embedder.embed([index_text(d.context, c.text) for c in p.chunks])
         tokens = count_tokens(d.text)
         params = {
             "ns": who.namespace_id, "uri": d.source_uri, "kind": d.kind, "title": d.title,
-            "metadata": Jsonb(d.metadata), "text": d.text, "hash": p.hash, "tokens": tokens,
+            "metadata": Jsonb(d.metadata), "text": d.text, "context": d.context, "hash": p.hash, "tokens": tokens,
             "task": d.task_id, "src": d.source_updated_at, "key": who.key_id,
         }
         if old is None:
             row = conn.execute(
-                "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, content_hash,"
+                "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, context, content_hash,"
                 " tokens, task_id, source_updated_at, written_by) VALUES (%(ns)s, %(uri)s, %(kind)s, %(title)s,"
-                " %(metadata)s, %(text)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s) RETURNING id",
+                " %(metadata)s, %(text)s, %(context)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s) RETURNING id",
                 params,
             ).fetchone()
             assert row is not None
@@ -155,7 +164,8 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             doc_id, version, status = old.id, old.version + 1, "updated"
             conn.execute(
                 "UPDATE documents SET kind = %(kind)s, title = %(title)s, metadata = %(metadata)s,"
-                " text = %(text)s, content_hash = %(hash)s, tokens = %(tokens)s, version = version + 1,"
+                " text = %(text)s, context = %(context)s, content_hash = %(hash)s, tokens = %(tokens)s,"
+                " version = version + 1,"
                 " source_updated_at = %(src)s, written_by = %(key)s, updated_at = now(),"
                 " last_verified_at = now() WHERE id = %(id)s",
                 {**params, "id": doc_id},
@@ -172,14 +182,16 @@ def _copy_chunks(
 ) -> None:
     """Chunks carry the document's kind, metadata and source time, so filters need no join."""
     with conn.cursor() as cur, cur.copy(
-        "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model,"
+        "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model,"
         " metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text", "jsonb", "timestamptz"])
+        copy.set_types(
+            ["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "text", "jsonb", "timestamptz"]
+        )
         meta = Jsonb(doc.metadata)
         for chunk, vector in zip(chunks, vectors, strict=True):
-            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, chunk.tokens, vector, model,
-                            meta, doc.source_updated_at))
+            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
+                            vector, model, meta, doc.source_updated_at))
 
 
 def _record_version(
@@ -201,8 +213,8 @@ def upsert_documents(
     conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, docs: Sequence[DocumentInput], chunk_tokens: int
 ) -> list[UpsertResult]:
     """Upsert each document in its own transaction; unchanged ones are never re-embedded."""
-    hashes = known_hashes(conn, who, [d.source_uri for d in docs])
-    to_embed = [d for d in docs if hashes.get(d.source_uri) != content_hash(d.text)]
+    stored = known_content(conn, who, [d.source_uri for d in docs])
+    to_embed = [d for d in docs if stored.get(d.source_uri) != (content_hash(d.text), d.context)]
     prepared = {id(p.doc): p for p in prepare(to_embed, embedder, chunk_tokens)}
     results = []
     for d in docs:

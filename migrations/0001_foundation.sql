@@ -76,6 +76,7 @@ CREATE TABLE documents (
     title              text,
     metadata           jsonb NOT NULL DEFAULT '{}',
     text               text NOT NULL,
+    context            text,
     content_hash       text NOT NULL,
     tokens             integer NOT NULL,
     version            integer NOT NULL DEFAULT 1,
@@ -109,13 +110,14 @@ CREATE TABLE chunks (
     kind             text NOT NULL,
     ord              integer NOT NULL,
     text             text NOT NULL,
+    -- Indexed with the text (embedding and keywords) but never shown: a title, the preceding turn.
+    context          text,
     tokens           integer NOT NULL,
     embedding        vector(384) NOT NULL,
     embedding_model  text NOT NULL,
-    tsv              tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+    tsv              tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(context || ' ', '') || text)) STORED,
     created_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (document_id, ord)
 );
 CREATE INDEX chunks_namespace ON chunks (namespace_id);
 CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw (embedding vector_cosine_ops);
-CREATE INDEX chunks_tsv ON chunks USING gin (tsv);

@@ -18,7 +18,7 @@ def test_empty_database_gets_every_table_and_index(empty_db: str) -> None:
         assert EXPECTED_TABLES <= tables
         indexes = {r[0]: r[1] for r in conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")}
         assert "USING hnsw (embedding vector_cosine_ops)" in indexes["chunks_embedding_hnsw"]
-        assert "USING gin (tsv)" in indexes["chunks_tsv"]
+        assert "(namespace_id, lexeme, chunk_id)" in indexes["chunk_terms_pkey"]  # the BM25 inverted index
         assert "chunks_namespace" in indexes
         ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         assert ext is not None and tuple(int(x) for x in ext[0].split(".")[:2]) >= (0, 8)

@@ -20,7 +20,7 @@ router = APIRouter(tags=["long-term memory"])
 
 def _to_input(body: DocumentIn) -> documents.DocumentInput:
     return documents.DocumentInput(
-        source_uri=body.source_uri, text=body.text, title=body.title,
+        source_uri=body.source_uri, text=body.text, title=body.title, context=body.context,
         metadata=body.metadata, source_updated_at=body.source_updated_at,
     )
 
