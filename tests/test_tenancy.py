@@ -113,7 +113,7 @@ def _assert_unauthorized(r: httpx.Response) -> None:
 # --- (a) no key, (b) a wrong key, (d) the admin token and keys are different credentials ---------
 
 def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
-    """(headers, a part of the expected message): each is refused before anything is looked up."""
+    """Credentials that are not a key of this namespace, each with a part of the message expected."""
     key, tampered = world.a.key, world.a.key[:-1] + ("A" if world.a.key[-1] != "A" else "B")
     return [
         ({}, "Authorization: Bearer"),
@@ -230,7 +230,8 @@ _ROWS_OF = {
     "namespaces": "SELECT t::text FROM namespaces t WHERE id = %(ns)s",
     "api_keys": "SELECT t::text FROM api_keys t WHERE namespace_id = %(ns)s",
     "tasks": "SELECT t::text FROM tasks t WHERE namespace_id = %(ns)s",
-    "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id WHERE k.namespace_id = %(ns)s",
+    "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id"
+                     " WHERE k.namespace_id = %(ns)s",
     "scratchpad_entries": "SELECT t::text FROM scratchpad_entries t WHERE namespace_id = %(ns)s",
     "documents": "SELECT t::text FROM documents t WHERE namespace_id = %(ns)s",
     "document_versions": "SELECT t::text FROM document_versions t JOIN documents d ON d.id = t.document_id"
@@ -256,7 +257,8 @@ def test_deleting_a_namespace_removes_all_its_rows_and_only_them(
     a_rows, b_rows = _rows_of(db, a_ns), _rows_of(db, b_ns)
     assert all(a_rows.values()), {t: len(r) for t, r in a_rows.items()}  # every table holds some of A
     r = _ok(client.delete("/admin/namespaces/alpha", headers=ADMIN))
-    assert r["deleted"] == {t: len(a_rows[t]) for t in ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks")}
+    counted = ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks")
+    assert r["deleted"] == {t: len(a_rows[t]) for t in counted}
     assert all(not rows for rows in _rows_of(db, a_ns).values())
     assert _rows_of(db, b_ns) == b_rows
     assert snapshot(db) == {t: sorted(b_rows[t]) for t in b_rows}  # nothing but B is left
