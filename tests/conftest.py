@@ -149,7 +149,7 @@ def other_tenant(client: TestClient) -> Tenant:
 
 TABLES = (
     "namespaces", "api_keys", "tasks", "task_versions", "scratchpad_entries",
-    "documents", "document_versions", "chunks",
+    "documents", "document_versions", "chunks", "chunk_terms", "namespace_stats", "assemble_traces",
 )
 
 

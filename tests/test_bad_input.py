@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from agentmem.settings import Settings
 from api.app import create_app
 from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
+from hash_embedder import HashEmbedder
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LIMITS = {"max_text_chars": 100, "max_scratchpad_chars": 50, "max_batch_documents": 5, "max_body_bytes": 4096}
@@ -59,16 +60,23 @@ def _seed(client: TestClient) -> Seed:
 
 
 @pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """Refusals are about input, not meaning: the hash embedder keeps each test's set-up fast."""
+    with TestClient(create_app(settings, embedder=HashEmbedder()), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
 def seed(client: TestClient) -> Seed:
     return _seed(client)
 
 
 @pytest.fixture
-def limited(fresh_db: str, tmp_path: Path, embedder: Any) -> Iterator[Seed]:
+def limited(fresh_db: str, tmp_path: Path) -> Iterator[Seed]:
     """A seeded app with small limits (and small chunks, so short documents have several)."""
     settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN,
                         chunk_tokens=16, **LIMITS)
-    with TestClient(create_app(settings, embedder=embedder), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings, embedder=HashEmbedder()), raise_server_exceptions=False) as client:
         yield _seed(client)
 
 
@@ -586,11 +594,11 @@ class _FailsOn:
 
 
 def test_write_failing_midway_keeps_the_old_version(
-    fresh_db: str, tmp_path: Path, embedder: Any, db: psycopg.Connection[Any]
+    fresh_db: str, tmp_path: Path, db: psycopg.Connection[Any]
 ) -> None:
     """The chunks are replaced inside one transaction: a failure after the old ones are deleted undoes it."""
     settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, chunk_tokens=16)
-    with TestClient(create_app(settings, embedder=_FailsOn(embedder, "BREAK")),
+    with TestClient(create_app(settings, embedder=_FailsOn(HashEmbedder(), "BREAK")),
                     raise_server_exceptions=False) as client:
         seed = _seed(client)
         old = _doc_state(db, seed.doc)

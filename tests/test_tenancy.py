@@ -6,29 +6,51 @@ and expects it to succeed, so a refusal cannot pass for a broken request.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from agentmem.settings import Settings
+from api.app import create_app
 from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
+from hash_embedder import HashEmbedder
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """Tenancy is about keys and rows, not meaning: the hash embedder keeps each test's set-up fast."""
+    with TestClient(create_app(settings, embedder=HashEmbedder()), raise_server_exceptions=False) as c:
+        yield c
 
 
 @dataclass(frozen=True)
 class Call:
     method: str
-    path: str  # may hold {task}, {doc}, {ns}
+    path: str  # path and body strings may hold {task}, {doc}, {trace}, {ns}
     body: dict[str, Any] | None = None
 
     def send(self, client: TestClient, headers: dict[str, str], **ids: str) -> httpx.Response:
-        return client.request(self.method, self.path.format(**ids), json=self.body, headers=headers)
+        body = None if self.body is None else {k: _fill(v, ids) for k, v in self.body.items()}
+        return client.request(self.method, self.path.format(**ids), json=body, headers=headers)
+
+    @property
+    def target(self) -> str | None:
+        """The kind of id the call names ("task", "doc", "trace"), if it names one."""
+        text = self.path + json.dumps(self.body)
+        return next((t for t in ("task", "doc", "trace") if "{" + t + "}" in text), None)
 
     def __str__(self) -> str:
-        return f"{self.method} {self.path}"
+        return f"{self.method} {self.path}" + (" (task_id)" if self.body and "task_id" in self.body else "")
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    return value.format(**ids) if isinstance(value, str) and "{" in value else value
 
 
 KEY_CALLS = [
@@ -46,8 +68,14 @@ KEY_CALLS = [
     Call("GET", "/documents/{doc}"),
     Call("DELETE", "/documents/{doc}"),
     Call("POST", "/memories", {"kind": "fact", "text": "planted"}),
+    Call("POST", "/search", {"query": "alpha document text"}),
+    Call("POST", "/context/assemble", {"query": "alpha", "budget_tokens": 2000}),
+    Call("POST", "/context/assemble", {"query": "alpha", "budget_tokens": 2000, "task_id": "{task}"}),
+    Call("GET", "/context/traces/{trace}"),
+    Call("GET", "/settings/retrieval"),
+    Call("PUT", "/settings/retrieval", {"strategy": "keyword_only"}),
 ]
-BY_ID = [c for c in KEY_CALLS if "{" in c.path]
+BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [
     Call("POST", "/admin/namespaces", {"name": "gamma"}),
     Call("POST", "/admin/namespaces/{ns}/keys", {"label": "stolen"}),
@@ -63,12 +91,14 @@ class World:
     a_task: str  # open, with a scratchpad and an earlier version
     a_doc: str
     a_entries: list[str]
+    a_trace: str
     b_task: str
     b_doc: str
     b_entries: list[str]
+    b_trace: str
 
     def ids(self) -> dict[str, str]:
-        return {"task": self.a_task, "doc": self.a_doc, "ns": self.a.name}
+        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "ns": self.a.name}
 
 
 def _ok(r: httpx.Response) -> dict[str, Any]:
@@ -76,8 +106,8 @@ def _ok(r: httpx.Response) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str]]:
-    """A task with two versions, three entries, a completed sibling task, a document and a memory."""
+def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str], str]:
+    """A task with two versions, three entries, a completed sibling task, a document, a memory, a trace."""
     h = t.headers
     task = _ok(client.post("/tasks", json={"goal": f"{word} goal", "constraints": [f"{word} rule"],
                                            "pinned": [{"label": "brief", "text": f"{word} pinned"}]}, headers=h))["id"]
@@ -95,14 +125,16 @@ def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[
     doc = _ok(client.put("/documents", json={"source_uri": f"doc:{word}", "text": f"{word} document text. " * 40,
                                              "metadata": {"owner": word}}, headers=h))["id"]
     _ok(client.post("/memories", json={"kind": "preference", "text": f"{word} likes tea"}, headers=h))
-    return task, doc, entries
+    trace = _ok(client.post("/context/assemble", json={"query": word, "budget_tokens": 2000, "task_id": task},
+                            headers=h))["trace_id"]
+    return task, doc, entries, trace
 
 
 @pytest.fixture
 def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
-    a_task, a_doc, a_entries = _populate(client, tenant, "alpha")
-    b_task, b_doc, b_entries = _populate(client, other_tenant, "beta")
-    return World(tenant, other_tenant, a_task, a_doc, a_entries, b_task, b_doc, b_entries)
+    a_task, a_doc, a_entries, a_trace = _populate(client, tenant, "alpha")
+    b_task, b_doc, b_entries, b_trace = _populate(client, other_tenant, "beta")
+    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, b_task, b_doc, b_entries, b_trace)
 
 
 def _assert_unauthorized(r: httpx.Response) -> None:
@@ -113,7 +145,7 @@ def _assert_unauthorized(r: httpx.Response) -> None:
 # --- (a) no key, (b) a wrong key, (d) the admin token and keys are different credentials ---------
 
 def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
-    """(headers, a part of the expected message): each is refused before anything is looked up."""
+    """Credentials that are not a key of this namespace, each with a part of the message expected."""
     key, tampered = world.a.key, world.a.key[:-1] + ("A" if world.a.key[-1] != "A" else "B")
     return [
         ({}, "Authorization: Bearer"),
@@ -173,10 +205,10 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     call: Call, client: TestClient, world: World, db: psycopg.Connection[Any]
 ) -> None:
     before = snapshot(db)
-    theirs = call.send(client, world.b.headers, task=world.a_task, doc=world.a_doc)
+    theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
-    nowhere = call.send(client, world.b.headers, task=missing, doc=missing)
-    a_id = world.a_task if "{task}" in call.path else world.a_doc
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing)
+    a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
     message = theirs.json()["error"]["message"]
@@ -224,18 +256,38 @@ def test_scratchpad_listings_hold_only_own_rows(client: TestClient, world: World
         assert [v["goal"] for v in versions] == [f"{word} goal"]
 
 
+def test_retrieval_sees_only_own_rows(client: TestClient, world: World) -> None:
+    for me, doc, word, other in ((world.a, world.a_doc, "alpha", "beta"), (world.b, world.b_doc, "beta", "alpha")):
+        for mode in ("hybrid", "vector", "keyword"):
+            hits = _ok(client.post("/search", json={"query": f"{other} document text", "mode": mode, "k": 50},
+                                   headers=me.headers))["results"]
+            assert all(other not in h["text"] and other not in h["source_uri"] for h in hits), (mode, hits)
+            if mode != "keyword":  # the other's words are not in my documents; nearest vectors always are
+                assert hits and doc in {h["document_id"] for h in hits}
+        context = _ok(client.post("/context/assemble", json={"query": f"{other} goal document", "budget_tokens": 4000},
+                                  headers=me.headers))
+        assert other not in json.dumps(context) and word in context["context"]
+    _ok(client.put("/settings/retrieval", json={"strategy": "keyword_only"}, headers=world.a.headers))
+    assert _ok(client.get("/settings/retrieval", headers=world.a.headers))["strategy"] == "keyword_only"
+    assert _ok(client.get("/settings/retrieval", headers=world.b.headers)).get("strategy") is None
+
+
 # --- (f) deleting a namespace removes all of it and nothing else --------------------------------
 
 _ROWS_OF = {
     "namespaces": "SELECT t::text FROM namespaces t WHERE id = %(ns)s",
     "api_keys": "SELECT t::text FROM api_keys t WHERE namespace_id = %(ns)s",
     "tasks": "SELECT t::text FROM tasks t WHERE namespace_id = %(ns)s",
-    "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id WHERE k.namespace_id = %(ns)s",
+    "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id"
+                     " WHERE k.namespace_id = %(ns)s",
     "scratchpad_entries": "SELECT t::text FROM scratchpad_entries t WHERE namespace_id = %(ns)s",
     "documents": "SELECT t::text FROM documents t WHERE namespace_id = %(ns)s",
     "document_versions": "SELECT t::text FROM document_versions t JOIN documents d ON d.id = t.document_id"
                          " WHERE d.namespace_id = %(ns)s",
     "chunks": "SELECT t::text FROM chunks t WHERE namespace_id = %(ns)s",
+    "chunk_terms": "SELECT t::text FROM chunk_terms t WHERE namespace_id = %(ns)s",
+    "namespace_stats": "SELECT t::text FROM namespace_stats t WHERE namespace_id = %(ns)s",
+    "assemble_traces": "SELECT t::text FROM assemble_traces t WHERE namespace_id = %(ns)s",
 }
 
 
@@ -256,7 +308,8 @@ def test_deleting_a_namespace_removes_all_its_rows_and_only_them(
     a_rows, b_rows = _rows_of(db, a_ns), _rows_of(db, b_ns)
     assert all(a_rows.values()), {t: len(r) for t, r in a_rows.items()}  # every table holds some of A
     r = _ok(client.delete("/admin/namespaces/alpha", headers=ADMIN))
-    assert r["deleted"] == {t: len(a_rows[t]) for t in ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks")}
+    counted = ("api_keys", "tasks", "scratchpad_entries", "documents", "chunks")
+    assert r["deleted"] == {t: len(a_rows[t]) for t in counted}
     assert all(not rows for rows in _rows_of(db, a_ns).values())
     assert _rows_of(db, b_ns) == b_rows
     assert snapshot(db) == {t: sorted(b_rows[t]) for t in b_rows}  # nothing but B is left
