@@ -44,13 +44,14 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    if args.name == "ingest":
-        from benchmarks import ingest
+# Benchmark name -> module with main(argv) -> int.
+BENCHMARKS = {"ingest": "benchmarks.ingest", "locomo": "benchmarks.locomo"}
 
-        return ingest.main(args.rest)
-    print(f"unknown benchmark {args.name!r}", file=sys.stderr)
-    return 2
+
+def _bench(args: argparse.Namespace) -> int:
+    import importlib
+
+    return int(importlib.import_module(BENCHMARKS[args.name]).main(args.rest))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     mig.set_defaults(func=_migrate)
 
-    bench = sub.add_parser("bench", help="run a benchmark: ingest")
-    bench.add_argument("name", choices=["ingest"])
+    bench = sub.add_parser("bench", help="run a benchmark (prints a table, writes JSON)")
+    bench.add_argument("name", choices=sorted(BENCHMARKS))
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
 

@@ -317,7 +317,7 @@ class RetrievalDefaults(Input):
 
 
 class SearchIn(Input):
-    query: Text
+    query: Annotated[Text, Field(max_length=10_000)]
     k: int = Field(default=10, ge=1, le=200)
     mode: Literal["hybrid", "vector", "keyword"] | None = None
     strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
@@ -363,7 +363,7 @@ class ReserveIn(Input):
 
 class AssembleIn(Input):
     task_id: uuid.UUID | None = None
-    query: Text
+    query: Annotated[Text, Field(max_length=10_000)]
     budget_tokens: int = Field(ge=1, le=2_000_000)
     reserve: ReserveIn | None = None
     filters: FiltersIn | None = None
