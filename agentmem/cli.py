@@ -45,7 +45,12 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 # Benchmark name -> module with main(argv) -> int.
-BENCHMARKS = {"ingest": "benchmarks.ingest", "locomo": "benchmarks.locomo"}
+BENCHMARKS = {
+    "ingest": "benchmarks.ingest",
+    "chunk-size": "benchmarks.chunk_size",
+    "locomo": "benchmarks.locomo",
+    "scale": "benchmarks.scale",
+}
 
 
 def _bench(args: argparse.Namespace) -> int:

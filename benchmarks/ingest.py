@@ -204,7 +204,8 @@ def table(summary: dict[str, Any]) -> str:
             f"{w['tokens_per_s']:>10.0f}{w['ratio_tokens']:>11.3f}{spread:>24}"
         )
     by_chunks = ", ".join(f"concurrency {c}: {w['ratio_chunks']:.3f}" for c, w in summary["write"].items())
-    lines.append(f"write/raw by tokens/s (target >= {TARGET_RATIO}); by chunks/s {by_chunks}; per round: min/median/max")
+    lines.append(f"write/raw by tokens/s (target >= {TARGET_RATIO}); by chunks/s {by_chunks};"
+                 " per round: min/median/max")
     return "\n".join(lines)
 
 
@@ -275,8 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "summary": summary,
         "meets_target": {c: w["ratio_tokens"] >= TARGET_RATIO for c, w in summary["write"].items()},
-        "rounds": [{"index": rd.index, "concurrency": rd.concurrency, "order": rd.order, "raw": asdict(rd.raw), "write": asdict(rd.write),
-                    "ratio": round(rd.ratio(), 3)} for rd in done],
+        "rounds": [{"index": rd.index, "concurrency": rd.concurrency, "order": rd.order, "raw": asdict(rd.raw),
+                    "write": asdict(rd.write), "ratio": round(rd.ratio(), 3)} for rd in done],
         "seconds_total": round(time.perf_counter() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,9 @@ def serve(database_url: str, embedder: Embedder, settings: Settings | None = Non
     token = "bench-" + secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="agentmem-bench-data-", dir="/tmp") as data_dir:
         base = settings or Settings()
-        settings = base.model_copy(update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token})
+        settings = base.model_copy(
+            update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token}
+        )
         app = create_app(settings, embedder=embedder)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
