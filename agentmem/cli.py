@@ -49,6 +49,10 @@ def _bench(args: argparse.Namespace) -> int:
         from benchmarks import ingest
 
         return ingest.main(args.rest)
+    if args.name == "scale":
+        from benchmarks import scale
+
+        return scale.main(args.rest)
     print(f"unknown benchmark {args.name!r}", file=sys.stderr)
     return 2
 
@@ -70,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     mig.set_defaults(func=_migrate)
 
-    bench = sub.add_parser("bench", help="run a benchmark: ingest")
-    bench.add_argument("name", choices=["ingest"])
+    bench = sub.add_parser("bench", help="run a benchmark: ingest, scale")
+    bench.add_argument("name", choices=["ingest", "scale"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_bench)
 
