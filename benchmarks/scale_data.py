@@ -102,7 +102,7 @@ def locomo_recombined(data: list[dict[str, Any]]) -> Iterator[Doc | PlannedDoc]:
 
 def _inputs_key(sizes: dict[str, int], chunk_tokens: int, locomo: str | None) -> str:
     """What the plan depends on: the sizes, the code's version, the interpreter, the packages, the data file."""
-    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()})
     lp = locomo_path(locomo)
     parts = [PLAN_VERSION, json.dumps(sizes, sort_keys=True), str(chunk_tokens), sys.version, *dists,
              hashlib.sha256(lp.read_bytes()).hexdigest()]
@@ -152,28 +152,50 @@ def build_plan(sizes: dict[str, int], chunk_tokens: int, locomo: str | None = No
     return plan
 
 
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _cached_vectors(model_tag: str) -> dict[str, tuple[Path, int]]:
+    """Every text embedded by an earlier run with this model: its key -> (file, row)."""
+    found: dict[str, tuple[Path, int]] = {}
+    for keys in sorted(CACHE.glob("emb-*.keys")):
+        lines = keys.read_text(encoding="ascii").split()
+        if lines and lines[0] == model_tag:
+            found.update({k: (keys.with_suffix(".npy"), i) for i, k in enumerate(lines[1:])})
+    return found
+
+
 def cached_embeddings(texts: Sequence[str], embedder: Any, log: Any = sys.stderr) -> tuple[np.ndarray, float]:
-    """Vectors for `texts`, from /tmp files named by a hash of model and texts; returns (vectors, seconds spent embedding)."""
+    """Vectors for `texts`, reusing every text any earlier run embedded with the same model (files under /tmp,
+    each with a .keys list of text hashes); returns (vectors, seconds spent embedding the missing ones)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    out: list[np.ndarray] = []
+    model_tag = hashlib.sha256(f"{embedder.name}\0{embedder.version}".encode()).hexdigest()[:16]
+    known = _cached_vectors(model_tag)
+    missing = list(dict.fromkeys(t for t in texts if _text_key(t) not in known))
     spent = 0.0
-    for i in range(0, len(texts), EMBED_PIECE):
-        piece = texts[i : i + EMBED_PIECE]
+    for i in range(0, len(missing), EMBED_PIECE):
+        piece = missing[i : i + EMBED_PIECE]
         h = hashlib.sha256(f"{embedder.name}\0{embedder.version}\0".encode() + "\0".join(piece).encode())
         path = CACHE / f"emb-{h.hexdigest()[:32]}.npy"
-        if path.is_file():
-            out.append(np.load(path))
-            continue
         started = time.perf_counter()
         vectors = embedder.embed(list(piece))
         spent += time.perf_counter() - started
         np.save(path.with_suffix(".tmp.npy"), vectors)
         path.with_suffix(".tmp.npy").replace(path)
-        out.append(vectors)
-        done = i + len(piece)
-        print(f"embedded {done:,}/{len(texts):,} ({len(piece) / (time.perf_counter() - started):.0f} chunks/s)",
-              file=log, flush=True)
-    return (np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)), spent
+        keys = [_text_key(t) for t in piece]
+        path.with_suffix(".keys").write_text("\n".join([model_tag, *keys]) + "\n", encoding="ascii")
+        known.update({k: (path, j) for j, k in enumerate(keys)})
+        print(f"embedded {i + len(piece):,}/{len(missing):,} missing of {len(texts):,}"
+              f" ({len(piece) / (time.perf_counter() - started):.0f} chunks/s)", file=log, flush=True)
+    out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+    files: dict[Path, np.ndarray] = {}
+    for i, t in enumerate(texts):
+        path, row = known[_text_key(t)]
+        if path not in files:
+            files[path] = np.load(path, mmap_mode="r")
+        out[i] = files[path][row]
+    return out, spent
 
 
 # Indexes that a bulk load into an empty table builds once afterwards instead of row by row.
