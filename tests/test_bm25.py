@@ -102,3 +102,13 @@ def test_filters_apply_after_namespace_statistics(seeded) -> None:
     want = [w for w in _reference(conn, who.namespace_id, "cat dogs") if w[0] in kept][:2]
     assert [g[0] for g in got] == [w[0] for w in want] and len(want) == 2
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
+
+
+def test_postings_are_read_from_the_index_alone(seeded) -> None:
+    conn, who, _, _ = seeded
+    conn.execute("VACUUM chunk_terms")
+    conn.execute("SET enable_seqscan = off")  # a 7-row table would rather be scanned
+    plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN SELECT chunk_id, tf, dl FROM chunk_terms WHERE namespace_id = %s AND lexeme IN ('cat', 'mat')",
+        (who.namespace_id,)))
+    assert "Index Only Scan" in plan, plan
