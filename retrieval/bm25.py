@@ -34,6 +34,7 @@ def score(
 
 
 # Candidate ids and scores; filters, when given, join the chunks table for their predicates.
+# idf is computed once per query term (in df), not once per posting.
 KEYWORD_SQL = """
 WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', %(query)s)) AS t),
 st AS (SELECT chunks::float8 AS n, greatest(total_terms::float8 / nullif(chunks, 0), 1) AS avgdl
@@ -41,9 +42,10 @@ st AS (SELECT chunks::float8 AS n, greatest(total_terms::float8 / nullif(chunks,
 p AS MATERIALIZED (
     SELECT ct.chunk_id, ct.lexeme, ct.tf, ct.dl FROM chunk_terms ct
     WHERE ct.namespace_id = %(ns)s AND ct.lexeme IN (SELECT lexeme FROM q)),
-df AS (SELECT lexeme, count(*)::float8 AS df FROM p GROUP BY lexeme),
+df AS (SELECT p.lexeme, ln(1 + (st.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+       FROM p CROSS JOIN st GROUP BY p.lexeme, st.n),
 scored AS (
-    SELECT p.chunk_id, sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * p.tf * (%(k1)s + 1)
+    SELECT p.chunk_id, sum(df.idf * p.tf * (%(k1)s + 1)
                / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / st.avgdl))) AS score
     FROM p JOIN df USING (lexeme) CROSS JOIN st
     GROUP BY p.chunk_id)

@@ -13,6 +13,7 @@ from hash_embedder import HashEmbedder
 from memory.documents import DocumentInput, delete_document, upsert_documents
 from memory.namespaces import create_namespace, issue_key, resolve_key
 from retrieval import bm25
+from retrieval.filters import Filters
 from retrieval.search import keyword_hits
 
 TEXTS = [
@@ -82,3 +83,32 @@ def test_statistics_follow_writes_and_deletes(seeded) -> None:
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
     assert conn.execute("SELECT count(*) FROM chunk_terms ct LEFT JOIN chunks c ON c.id = ct.chunk_id"
                         " WHERE c.id IS NULL").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_top_n_is_the_head_of_the_full_ranking(seeded, n: int) -> None:
+    conn, who, _, _ = seeded
+    got = [h.chunk_id for h in keyword_hits(conn, who.namespace_id, "cat mat dogs", n)]
+    assert got == [w[0] for w in _reference(conn, who.namespace_id, "cat mat dogs")][:n]
+
+
+def test_filters_apply_after_namespace_statistics(seeded) -> None:
+    conn, who, _, _ = seeded
+    ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE namespace_id = %s ORDER BY id", (who.namespace_id,))]
+    conn.execute("UPDATE chunks SET metadata = '{\"keep\": true}' WHERE id = ANY(%s)", (ids[::2],))
+    kept = set(ids[::2])
+    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, "cat dogs", 2,
+                                                       Filters(metadata={"keep": True}))]
+    want = [w for w in _reference(conn, who.namespace_id, "cat dogs") if w[0] in kept][:2]
+    assert [g[0] for g in got] == [w[0] for w in want] and len(want) == 2
+    assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
+
+
+def test_postings_are_read_from_the_index_alone(seeded) -> None:
+    conn, who, _, _ = seeded
+    conn.execute("VACUUM chunk_terms")
+    conn.execute("SET enable_seqscan = off")  # a 7-row table would rather be scanned
+    plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN SELECT chunk_id, tf, dl FROM chunk_terms WHERE namespace_id = %s AND lexeme IN ('cat', 'mat')",
+        (who.namespace_id,)))
+    assert "Index Only Scan" in plan, plan
