@@ -38,7 +38,12 @@ def embedded_database() -> Iterator[str]:
         yield database.url
     finally:
         database.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        # The server may still be writing its shutdown checkpoint: retry until the folder is gone.
+        for _ in range(50):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                break
+            time.sleep(0.2)
 
 
 @contextmanager
