@@ -32,7 +32,7 @@ import psycopg
 from agentmem.database import open_pool
 from agentmem.migrate import migrate
 from agentmem.settings import Settings
-from benchmarks.scale_data import Plan, build_plan, bulk_load, cached_embeddings, queries
+from benchmarks.scale_data import CHUNK_TOKENS, Plan, build_plan, bulk_load, cached_embeddings, queries
 from benchmarks.server import embedded_database, serve
 from memory.namespaces import create_namespace, issue_key
 from retrieval.filters import NO_FILTERS, Filters
@@ -75,9 +75,11 @@ def namespaces_ready(url: str, plan: Plan, prefix: str) -> dict[str, int] | None
     return {k: found[k][0] for k in plan.namespaces}
 
 
-def prepare_database(url: str, plan: Plan, vectors: np.ndarray, model: str) -> tuple[dict[str, int], dict[str, Any]]:
+def prepare_database(
+    url: str, plan: Plan, vectors: np.ndarray, model: str, prefix: str,
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """The plan's namespaces, named prefix + name: loaded now, or reused from an earlier run."""
     migrate(url)
-    prefix = f"scale-{plan.key}-"
     ready = namespaces_ready(url, plan, prefix)
     if ready is not None:
         return ready, {"reused": True}
@@ -258,6 +260,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--recall-queries", type=int, default=100, help="queries for recall (default 100)")
     p.add_argument("--budget", type=int, default=2000, help="assemble budget_tokens (default 2000)")
     p.add_argument("--warmup", type=int, default=10, help="untimed queries first (default 10)")
+    p.add_argument("--chunk-tokens", type=int, default=CHUNK_TOKENS,
+                   help=f"chunk size for documents (default {CHUNK_TOKENS}; see benchmarks/scale_data.py)")
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")
     p.add_argument("--database-url", default=None,
                    help="PostgreSQL to use; a loaded namespace from an earlier run is reused (default: embedded, /tmp)")
@@ -276,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     small = args.small_chunks if args.small_chunks is not None else args.chunks // 10
     sizes = {"main": args.chunks} | ({"small": small} if small else {})
-    plan = build_plan(sizes, settings.chunk_tokens, args.locomo)
+    plan = build_plan(sizes, args.chunk_tokens, args.locomo)
 
     import torch
 
@@ -287,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qs = queries(plan, "main", args.locomo, args.queries)
     depth = HYBRID_RRF.candidates
     with (nullcontext(args.database_url) if args.database_url else embedded_database()) as url:
-        ids, load = prepare_database(url, plan, vectors, embedder.name)
+        ids, load = prepare_database(url, plan, vectors, embedder.name, f"scale-{plan.key}-")
         print(f"database ready: {load}", file=sys.stderr, flush=True)
         with psycopg.connect(url, autocommit=True) as conn:
             key = issue_key(conn, f"scale-{plan.key}-main", "bench-scale").key

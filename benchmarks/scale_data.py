@@ -38,6 +38,9 @@ CACHE = Path("/tmp/agentmem-scale-cache")
 PLAN_VERSION = "scale-plan-2"  # change when the way the corpus is cut changes
 SEED = 20250601
 WINDOWS = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1))  # (turns, offset)
+# Documents are cut into chunks of up to 64 tokens (mean ~56): the first run embeds 110k chunks on
+# the CPU, and MiniLM's cost grows with length. The service's default is 128 (docs/chunking.md).
+CHUNK_TOKENS = 64
 EMBED_PIECE = 4096  # texts per cached file: a rerun after a crash loses at most one piece
 
 

@@ -34,19 +34,21 @@ def score(
 
 
 # Candidate ids and scores; filters, when given, join the chunks table for their predicates.
-# idf is computed once per query term (in df), not once per posting.
+# Each query term's df is counted from its postings first (an index-only count), giving its idf in a
+# table of a few rows; the postings are then read again and scored against it. Reading them twice
+# beats joining tens of thousands of materialized postings back to their per-term counts.
 KEYWORD_SQL = """
 WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', %(query)s)) AS t),
 st AS (SELECT chunks::float8 AS n, greatest(total_terms::float8 / nullif(chunks, 0), 1) AS avgdl
        FROM namespace_stats WHERE namespace_id = %(ns)s),
-p AS MATERIALIZED (
-    SELECT ct.chunk_id, ct.lexeme, ct.tf, ct.dl FROM chunk_terms ct
-    WHERE ct.namespace_id = %(ns)s AND ct.lexeme IN (SELECT lexeme FROM q)),
-df AS (SELECT p.lexeme, ln(1 + (st.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
-       FROM p CROSS JOIN st GROUP BY p.lexeme, st.n),
+w AS MATERIALIZED (
+    SELECT q.lexeme, ln(1 + (st.n - d.df + 0.5) / (d.df + 0.5)) AS idf FROM q CROSS JOIN st
+    CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM chunk_terms ct
+                        WHERE ct.namespace_id = %(ns)s AND ct.lexeme = q.lexeme) d
+    WHERE d.df > 0),
 scored AS (
-    SELECT p.chunk_id, sum(df.idf * p.tf * (%(k1)s + 1)
-               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / st.avgdl))) AS score
-    FROM p JOIN df USING (lexeme) CROSS JOIN st
-    GROUP BY p.chunk_id)
+    SELECT ct.chunk_id, sum(w.idf * ct.tf * (%(k1)s + 1)
+               / (ct.tf + %(k1)s * (1 - %(b)s + %(b)s * ct.dl / st.avgdl))) AS score
+    FROM w JOIN chunk_terms ct ON ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme CROSS JOIN st
+    GROUP BY ct.chunk_id)
 """
