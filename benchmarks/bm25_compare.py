@@ -35,7 +35,7 @@ import psycopg
 
 from agentmem.settings import Settings
 from benchmarks.corpus import load_locomo, session_numbers, turn_text
-from benchmarks.scale import ms_since, pct, prepare_database, spread
+from benchmarks.scale import ms_since, prepare_database, spread
 from benchmarks.scale_data import CHUNK_TOKENS, Plan, PlannedDoc, build_plan, load_namespace, queries
 from benchmarks.server import embedded_database
 from memory.namespaces import create_namespace

@@ -235,8 +235,13 @@ def _trace(services: Services, who: Principal, req: AssembleRequest, a: Assemble
         "dropped": [{"id": d.id, "tier": d.tier, "reason": d.reason} for d in a.dropped],
         "timings_ms": a.timings,
     }
-    log.info(json.dumps(record))
-    with services.pool.connection() as conn:
+    if log.isEnabledFor(logging.INFO):
+        log.info(json.dumps(record))
+    # A trace is a diagnostic record: it need not wait for the WAL flush (~4 ms on the request path).
+    # It is visible to readers at once; only an OS crash in the next ~0.6 s could lose it. The pipeline
+    # sends BEGIN, SET, INSERT and COMMIT in one round trip.
+    with services.pool.connection() as conn, conn.pipeline(), conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(
             "INSERT INTO assemble_traces (trace_id, namespace_id, task_id, query, budget_tokens, tokens, included,"
             " dropped, timings_ms) VALUES (%(id)s, %(ns)s, %(task)s, %(q)s, %(budget)s, %(tokens)s, %(inc)s,"

@@ -10,6 +10,8 @@ an exact count of the rendered text decides.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -233,6 +235,9 @@ def pack(
     reserve: Reserve = Reserve(),
     as_messages: bool = False,
 ) -> Packed:
+    # The same string is often counted twice (with only long-term items, the text is the long-term
+    # section): count each distinct string once, ~1 ms per 2,000 tokens.
+    count = functools.lru_cache(maxsize=256)(count)
     pinned_text = render_pinned(pinned) if pinned else ""
     pinned_tokens = count(pinned_text) if pinned_text else 0
     pinned_cap = budget if reserve.pinned is None else min(budget, reserve.pinned)
