@@ -374,6 +374,7 @@ class AssembleIn(Input):
 
 class ContextItemOut(BaseModel):
     id: str
+    ref: str  # how the context's line for this item starts: "M3", "S12"; "task" for the pinned section
     kind: str
     text: str
     tokens: int

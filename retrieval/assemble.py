@@ -25,7 +25,7 @@ from agentmem.tokens import count_tokens
 from memory.namespaces import Principal
 from retrieval.dedup import near_duplicates
 from retrieval.filters import Filters
-from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Reserve, pack, trust_of
+from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
 from retrieval.search import Result, SearchPlan, Timings, run_search
 from retrieval.strategies import Strategy
 from retrieval.trust import injection_flags
@@ -204,8 +204,8 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     packed.dropped = [*filtered, *dropped, *packed.dropped]
 
     items = {
-        "scratchpad": [_item(p.candidate, p.summarized, count_tokens(p.block)) for p in packed.scratchpad],
-        "long_term": [_item(p.candidate, False, count_tokens(p.block)) for p in packed.long_term],
+        "scratchpad": [_item(p, count_tokens(p.block)) for p in packed.scratchpad],
+        "long_term": [_item(p, count_tokens(p.block)) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
     result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
@@ -213,9 +213,10 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     return result
 
 
-def _item(c: Candidate, summarized: bool, tokens: int) -> dict[str, Any]:
+def _item(p: Placed, tokens: int) -> dict[str, Any]:
+    c, summarized = p.candidate, p.summarized
     item: dict[str, Any] = {
-        "id": c.id, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
+        "id": c.id, "ref": p.ref, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
         "score": c.score, "trust": trust_of(c.tier), "flags": list(c.flags), "summarized": summarized,
     }
     if c.source_uri:

@@ -31,6 +31,18 @@ HYBRID_RRF = Strategy("hybrid_rrf", vector_weight=0.5, keyword_weight=1.0, rrf_k
 VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
 KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
 
+# Assemble looks deep enough to fill its budget: a short item (a chat turn and its citation) costs
+# ~20-40 tokens, so 50 candidates run out before a 2,000-token budget does.
+TOKENS_PER_CANDIDATE = 20
+MAX_ASSEMBLE_DEPTH = 200
+
+
+def depth_for_budget(strategy: Strategy, budget_tokens: int) -> Strategy:
+    """The strategy with enough candidates per retriever to fill `budget_tokens` with short items."""
+    depth = max(strategy.candidates, min(MAX_ASSEMBLE_DEPTH, budget_tokens // TOKENS_PER_CANDIDATE))
+    return replace(strategy, candidates=depth) if depth != strategy.candidates else strategy
+
+
 STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, VECTOR_ONLY, KEYWORD_ONLY)}
 MODES = {"hybrid": HYBRID_RRF, "vector": VECTOR_ONLY, "keyword": KEYWORD_ONLY}
 

@@ -52,8 +52,12 @@ def test_pinned_first_then_scratchpad_then_long_term(client: TestClient, tenant:
         for item in section["items"]:
             assert item["trust"] == "untrusted"
     longs = out["sections"][2]["items"]
-    assert longs[0]["source_uri"] == "kb://venues" and f"[{longs[0]['id']} | kb://venues] Venue A" in ctx
+    assert longs[0]["source_uri"] == "kb://venues" and longs[0]["ref"] == "M1"
+    assert "[M1 | kb://venues] Venue A" in ctx
     scratch = out["sections"][1]["items"]
+    for item in scratch:  # each line starts with the item's ref; refs are unique
+        assert f"[{item['ref']} | " in ctx and item["id"] not in ctx
+    assert len({i["ref"] for s in out["sections"][1:] for i in s["items"]}) == len(scratch) + len(longs)
     assert [i["citations"][0]["source"] for i in scratch] == [f"https://venues.example/{i}" for i in range(3)]
     assert "source: https://venues.example/0" in ctx
 
@@ -171,3 +175,15 @@ def test_bad_assemble_requests(client: TestClient, tenant: Tenant) -> None:
                                                "task_id": "00000000-0000-0000-0000-000000000000"},
                     headers=tenant.headers)
     assert r.status_code == 404
+
+
+def test_a_large_budget_is_filled_with_more_than_fifty_short_items(client: TestClient, tenant: Tenant) -> None:
+    words = random.Random(7).choices("harbour walk ferry market tram castle river bakery museum tiles".split(), k=900)
+    docs = [{"source_uri": f"chat:{i}", "text": "Alex: " + " ".join(words[i * 10 : i * 10 + 10])} for i in range(90)]
+    r = client.post("/documents/batch", json={"documents": docs}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    out = _assemble(client, tenant, query="harbour walk", budget_tokens=4000)
+    shown = out["sections"][0]["items"]
+    assert {d["reason"] for d in out["dropped"]} <= {"duplicate"}
+    assert len(shown) + len(out["dropped"]) == 90 and len(shown) > 50 and out["tokens"] <= 4000
+    assert [i["ref"] for i in shown[:3]] == ["M1", "M2", "M3"]

@@ -47,7 +47,7 @@ def test_summaries_replace_older_steps_when_tight() -> None:
     assert all(shown[f"s{i}"] is False for i in (8, 9))  # newest whole
     assert all(shown[f"s{i}"] is True for i in range(8) if f"s{i}" in shown)
     assert len(shown) == 10  # every step is represented, older ones by their summary
-    assert "[summary of s0" in p.text and p.tokens <= 1400
+    assert "[summary of S0 | " in p.text and p.tokens <= 1400
     # With room to spare, nothing is summarised.
     roomy = pack(None, entries, [], 20000, count_tokens)
     assert not any(pl.summarized for pl in roomy.scratchpad)
@@ -85,7 +85,8 @@ def test_unused_long_term_flows_back_to_scratchpad() -> None:
 def test_sections_are_marked() -> None:
     p = pack(PINNED, [scratch(1, 5)], [longterm(1, 5)], 1000, count_tokens)
     assert SCRATCH_HEADER in p.text and LONG_HEADER in p.text
-    assert "<<<DATA\n[c1 | kb://1] doc1term0" in p.text and p.text.endswith("DATA>>>")
+    assert "<<<DATA\n[M1 | kb://1] doc1term0" in p.text and p.text.endswith("DATA>>>")
+    assert [pl.ref for pl in p.long_term] == ["M1"] and [pl.ref for pl in p.scratchpad] == ["S1"]
 
 
 def test_delimiters_inside_content_are_defused() -> None:

@@ -18,7 +18,7 @@ from retrieval.assemble import AssembleRequest, assemble
 from retrieval.filters import Filters
 from retrieval.packing import Reserve, trust_of
 from retrieval.search import SearchPlan, Timings, run_search
-from retrieval.strategies import Strategy, resolve_strategy
+from retrieval.strategies import Strategy, depth_for_budget, resolve_strategy
 
 router = APIRouter(tags=["retrieval"])
 
@@ -81,12 +81,12 @@ def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep)
         query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id, reserve=reserve,
         filters=to_filters(body.filters), as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
     )
-    a = assemble(services, who, req, strategy_for(who, name=body.strategy))
+    a = assemble(services, who, req, depth_for_budget(strategy_for(who, name=body.strategy), body.budget_tokens))
     p = a.packed
     sections = []
     if p.pinned_text:
         sections.append(SectionOut(tier="pinned", tokens=p.pinned_tokens, items=[ContextItemOut(
-            id=str(body.task_id), kind="pinned", text=p.pinned_text, tokens=p.pinned_tokens,
+            id=str(body.task_id), ref="task", kind="pinned", text=p.pinned_text, tokens=p.pinned_tokens,
             trust=trust_of("pinned"), flags=[],
         )]))
     for tier in ("scratchpad", "long_term"):
