@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     # Retrieval: exact vector search up to this many chunks in a namespace, HNSW above.
     exact_search_max_chunks: int = 20_000
 
+    # Background jobs (jobs/): the scheduler polls the job queue and queues scheduled work. Several
+    # processes may run it on one database; each job still runs once.
+    scheduler: bool = True
+    job_poll_seconds: float = 2.0
+    job_stale_after_seconds: float = 30.0  # a running job without a heartbeat this long is taken over
+    reembed_every_seconds: float = 3600.0  # look for stale vectors (0: only on demand)
+    probes_every_seconds: float = 3600.0  # run every namespace's drift probes (0: only on demand)
+
     pool_min_size: int = 1
     pool_max_size: int = 10
 

@@ -95,10 +95,19 @@ def create_app(
                     log.warning("admin token is in %s", path)
                 app.state.admin_token = token
                 executor = ThreadPoolExecutor(max_workers=settings.pool_max_size, thread_name_prefix="agentmem-io")
-                app.state.services = Services(pool=pool, embedder=model, settings=settings, executor=executor)
+                services = Services(pool=pool, embedder=model, settings=settings, executor=executor)
+                app.state.services = services
+                scheduler = None
+                if settings.scheduler:
+                    from jobs.queue import worker_name
+                    from jobs.scheduler import start as start_scheduler
+
+                    scheduler = start_scheduler(services, worker_name())
                 try:
                     yield
                 finally:
+                    if scheduler is not None:
+                        scheduler.shutdown(wait=True)
                     executor.shutdown(wait=True)
             finally:
                 pool.close()

@@ -53,7 +53,7 @@ def serve(database_url: str, embedder: Embedder, settings: Settings | None = Non
     with tempfile.TemporaryDirectory(prefix="agentmem-bench-data-", dir="/tmp") as data_dir:
         base = settings or Settings()
         settings = base.model_copy(
-            update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token}
+            update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token, "scheduler": False}
         )
         app = create_app(settings, embedder=embedder)
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP. Without it

@@ -98,7 +98,8 @@ def embedder() -> Any:
 
 @pytest.fixture
 def settings(fresh_db: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN)
+    # No background scheduler in tests: a test runs jobs itself (jobs.worker.drain) to control timing.
+    return Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, scheduler=False)
 
 
 @pytest.fixture

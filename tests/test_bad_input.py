@@ -75,7 +75,7 @@ def seed(client: TestClient) -> Seed:
 def limited(fresh_db: str, tmp_path: Path) -> Iterator[Seed]:
     """A seeded app with small limits (and small chunks, so short documents have several)."""
     settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN,
-                        chunk_tokens=16, **LIMITS)
+                        chunk_tokens=16, scheduler=False, **LIMITS)
     with TestClient(create_app(settings, embedder=HashEmbedder()), raise_server_exceptions=False) as client:
         yield _seed(client)
 
@@ -597,7 +597,8 @@ def test_write_failing_midway_keeps_the_old_version(
     fresh_db: str, tmp_path: Path, db: psycopg.Connection[Any]
 ) -> None:
     """The chunks are replaced inside one transaction: a failure after the old ones are deleted undoes it."""
-    settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, chunk_tokens=16)
+    settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, chunk_tokens=16,
+                        scheduler=False)
     with TestClient(create_app(settings, embedder=_FailsOn(HashEmbedder(), "BREAK")),
                     raise_server_exceptions=False) as client:
         seed = _seed(client)
