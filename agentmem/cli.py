@@ -1,4 +1,4 @@
-"""The `agentmem` command: serve, migrate, bench."""
+"""The `agentmem` command: serve, migrate, reembed, bench."""
 
 from __future__ import annotations
 
@@ -44,12 +44,88 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _reembed(args: argparse.Namespace) -> int:
+    """Queue a namespace's re-embedding job (optionally to another model) and run it here, with a progress bar."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from agentmem.database import check_pgvector, open_database, open_pool
+    from agentmem.errors import AgentmemError
+    from agentmem.migrate import migrate
+    from agentmem.services import Services
+    from agentmem.settings import Settings
+    from embeddings.catalog import service_embedders
+    from embeddings.models import default_model
+    from embeddings.reembed import start_migration
+    from jobs import queue, worker
+    from memory.namespaces import get_namespace
+
+    settings = Settings()
+    database = open_database(settings.database_url, settings.data_dir)
+    try:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            check_pgvector(conn)
+        migrate(database.url)
+        pool = open_pool(database.url, 1, 4)
+        try:
+            embedders = service_embedders(settings)
+            with pool.connection() as conn:
+                try:
+                    default = default_model(conn, embedders)
+                    ns = get_namespace(conn, args.namespace)
+                    if args.model:
+                        start = start_migration(conn, embedders, default, ns.id, args.model)
+                        print(f"namespace {ns.name}: {start.status} (active {start.models.active.name}"
+                              + (f", target {start.models.target.name})" if start.models.target else ")"))
+                except AgentmemError as exc:
+                    print(f"agentmem reembed: {exc.message}", file=sys.stderr)
+                    return 2
+                job, _ = queue.enqueue(conn, "reembed", ns.id, {"model": args.model} if args.model else {}, "cli")
+            with ThreadPoolExecutor(1) as executor:
+                services = Services(pool=pool, embedders=embedders, settings=settings, default_model=default,
+                                    executor=executor)
+                # Run it here unless a live service process holds it already; either way, follow it.
+                runner = threading.Thread(target=worker.run_one, args=(services, queue.worker_name(), ["reembed"]),
+                                          kwargs={"job_id": job.id}, daemon=True)
+                runner.start()
+                while True:
+                    with pool.connection() as conn:
+                        current = queue.get(conn, ns.id, job.id)
+                    assert current is not None
+                    _draw_progress(current.done, current.total)
+                    if current.status in ("done", "failed"):
+                        break
+                    time.sleep(0.5)
+                runner.join()
+            print(file=sys.stderr)
+            print(f"job {current.id}: {current.status}"
+                  + (f" {current.result}" if current.result else "") + (f" {current.error}" if current.error else ""))
+            return 0 if current.status == "done" else 1
+        finally:
+            pool.close()
+    finally:
+        database.close()
+
+
+def _draw_progress(done: int, total: int | None, width: int = 30) -> None:
+    if not total:
+        print(f"\rreembed: {done} done", end="", file=sys.stderr, flush=True)
+        return
+    filled = min(width, width * done // total)
+    print(f"\rreembed [{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}% {done}/{total}",
+          end="", file=sys.stderr, flush=True)
+
+
 # Benchmark name -> module with main(argv) -> int.
 BENCHMARKS = {
     "ingest": "benchmarks.ingest",
     "chunk-size": "benchmarks.chunk_size",
     "locomo": "benchmarks.locomo",
     "scale": "benchmarks.scale",
+    "models": "benchmarks.models",
 }
 
 
@@ -75,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
 
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     mig.set_defaults(func=_migrate)
+
+    reembed = sub.add_parser("reembed", help="re-embed a namespace's stale vectors, or migrate it to another model")
+    reembed.add_argument("--namespace", required=True, help="the namespace's name")
+    reembed.add_argument("--model", default=None, help="migrate to this embedding model (see GET /settings/embedding)")
+    reembed.set_defaults(func=_reembed)
 
     bench = sub.add_parser("bench", help="run a benchmark (prints a table, writes JSON)")
     bench.add_argument("name", choices=sorted(BENCHMARKS))

@@ -6,6 +6,7 @@ AgentmemError
  +-- InvalidInput      422: the request is well-formed JSON but its content is wrong
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
+ +-- ModelUnavailable  503: the namespace's embedding model is not configured in this service
  +-- ConfigurationError   start-up refused (e.g. pgvector too old)
 """
 
@@ -44,6 +45,11 @@ class PayloadTooLarge(AgentmemError):
 class Conflict(AgentmemError):
     status_code = 409
     code = "conflict"
+
+
+class ModelUnavailable(AgentmemError):
+    status_code = 503
+    code = "model_unavailable"
 
 
 class ConfigurationError(AgentmemError):

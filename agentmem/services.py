@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from agentmem.settings import Settings
-from embeddings.base import Embedder
+from embeddings.models import Model
+from embeddings.registry import Embedders
 
 
 @dataclass(frozen=True)
 class Services:
     pool: ConnectionPool
-    embedder: Embedder
+    embedders: Embedders  # by model name; each namespace's active (and target) model picks one
     settings: Settings
+    default_model: Model  # the registry row of embedders.default: new namespaces start with it
     executor: Executor  # for overlapping I/O with embedding inside one request

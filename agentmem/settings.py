@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("~/.local/share/agentmem").expanduser()
     admin_token: str | None = None
 
+    # Embedding model of new namespaces (embeddings/catalog.py); a namespace changes its own with
+    # PUT /settings/embedding, which starts a migration. Distilled models are cached in models_dir.
+    embedding_model: str = "all-MiniLM-L6-v2"
+    models_dir: Path | None = None  # default: <data_dir>/models
+    reembed_batch_size: int = 256  # chunks per re-embedding transaction
+
     # Chunking: measured in docs/chunking.md (speed and retrieval quality per size).
     chunk_tokens: int = 128
     embed_batch_size: int = 64

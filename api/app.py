@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import psycopg
 from fastapi import FastAPI
@@ -18,8 +18,11 @@ from agentmem.migrate import migrate
 from agentmem.services import Services
 from agentmem.settings import Settings
 from api.errors import error_body, install_error_handlers
-from api.routes import admin, documents, retrieval, tasks
+from api.routes import admin, documents, jobs, models, retrieval, tasks
 from embeddings.base import Embedder
+from embeddings.catalog import service_embedders
+from embeddings.models import default_model
+from embeddings.registry import Embedders
 
 log = logging.getLogger("agentmem")
 
@@ -75,9 +78,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     embedder: Embedder | None = None,
-    embedder_factory: Callable[[Settings], Embedder] | None = None,
+    embedders: Embedders | None = None,
 ) -> FastAPI:
-    """Build the app; the database and model are opened when it starts, not at import time."""
+    """Build the app; the database and model are opened when it starts, not at import time.
+
+    `embedder`: an already loaded model to use as the default (tests, benchmarks); `embedders`: the
+    whole set of models (default: the catalogue, with AGENTMEM_EMBEDDING_MODEL as the default).
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -89,13 +96,17 @@ def create_app(
             migrate(database.url)
             pool = open_pool(database.url, settings.pool_min_size, settings.pool_max_size)
             try:
-                model = embedder or (embedder_factory or default_embedder)(settings)
+                models = embedders or service_embedders(settings, [embedder] if embedder else [])
+                models.get(models.default)  # load the default model now, not on the first request
+                with pool.connection() as conn:
+                    default = default_model(conn, models)
                 token, path = resolve_admin_token(settings)
                 if path is not None:
                     log.warning("admin token is in %s", path)
                 app.state.admin_token = token
                 executor = ThreadPoolExecutor(max_workers=settings.pool_max_size, thread_name_prefix="agentmem-io")
-                services = Services(pool=pool, embedder=model, settings=settings, executor=executor)
+                services = Services(pool=pool, embedders=models, settings=settings, default_model=default,
+                                    executor=executor)
                 app.state.services = services
                 scheduler = None
                 if settings.scheduler:
@@ -121,6 +132,8 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(documents.router)
     app.include_router(retrieval.router)
+    app.include_router(models.router)
+    app.include_router(jobs.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
@@ -128,8 +141,3 @@ def create_app(
 
     return app
 
-
-def default_embedder(settings: Settings) -> Embedder:
-    from embeddings.minilm import load_minilm
-
-    return load_minilm(batch_size=settings.embed_batch_size)

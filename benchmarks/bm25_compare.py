@@ -38,6 +38,8 @@ from benchmarks.corpus import load_locomo, session_numbers, turn_text
 from benchmarks.scale import ms_since, prepare_database, spread
 from benchmarks.scale_data import CHUNK_TOKENS, Plan, PlannedDoc, build_plan, load_namespace, queries
 from benchmarks.server import embedded_database
+from embeddings.models import by_id, input_hash, register
+from embeddings.registry import ModelSpec
 from memory.namespaces import create_namespace
 from retrieval.search import keyword_hits
 
@@ -152,6 +154,8 @@ def write_costs(url: str, ns_id: int, reps: int = 20) -> dict[str, Any]:
         rows = conn.execute(
             "SELECT text, embedding FROM chunks WHERE namespace_id = %(ns)s ORDER BY id LIMIT 10", {"ns": ns_id},
         ).fetchall()
+        model = by_id(conn, conn.execute("SELECT embedding_model_id FROM chunks WHERE namespace_id = %(ns)s LIMIT 1",
+                                         {"ns": ns_id}).fetchone()[0])  # type: ignore[index]
         doc = conn.execute("SELECT document_id FROM chunks WHERE namespace_id = %(ns)s GROUP BY document_id"
                            " HAVING count(*) = 10 LIMIT 1", {"ns": ns_id}).fetchone()
 
@@ -161,11 +165,11 @@ def write_costs(url: str, ns_id: int, reps: int = 20) -> dict[str, Any]:
                              " VALUES (%(ns)s, 'bench://write-cost', 'document', 'x', 'x', 1) RETURNING id",
                              {"ns": ns_id}).fetchone()[0]  # type: ignore[index]
             with conn.cursor() as cur, cur.copy(
-                    "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model)"
-                    " FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text"])
+                    "COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model_id,"
+                    " embedded_hash) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "int4", "bytea"])
                 for i, (text, emb) in enumerate(rows):
-                    copy.write_row((ns_id, d, "document", i, text, 30, emb, "bench"))
+                    copy.write_row((ns_id, d, "document", i, text, 30, emb, model.id, input_hash(text)))
             return ms_since(started)
 
         def delete() -> float:
@@ -200,6 +204,10 @@ def normalise_evidence(refs: Sequence[str], known: set[str]) -> set[str]:
     return found
 
 
+# Keyword-only namespaces still need vectors of a registered model: a constant one.
+CONSTANT_MODEL = ModelSpec("bench-constant", "1", 384, lambda: None)  # type: ignore[arg-type,return-value]
+
+
 def constant_vectors(n: int) -> np.ndarray:
     """The same unit vector for every chunk: keyword search never reads it."""
     v = np.zeros((n, 384), dtype=np.float32)
@@ -218,9 +226,10 @@ def locomo_quality(url: str, locomo: str | None, k: int) -> dict[str, Any]:
             name = f"bm25cmp-locomo-{sid}"
             row = conn.execute("SELECT id FROM namespaces WHERE name = %(n)s", {"n": name}).fetchone()
             if row is None:
-                ns_id = create_namespace(conn, name).id
+                model = register(conn, CONSTANT_MODEL)
+                ns_id = create_namespace(conn, name, model.id).id
                 docs = [PlannedDoc(f"locomo:{sid}/{dia}", dia, text, (text,)) for dia, text in turns]
-                load_namespace(conn, ns_id, docs, constant_vectors(len(docs)), "none", log=open(os.devnull, "w"))
+                load_namespace(conn, ns_id, docs, constant_vectors(len(docs)), model, log=open(os.devnull, "w"))
                 conn.execute("ANALYZE chunks")
             else:
                 ns_id = row[0]
@@ -294,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts = [c for d in plan.namespaces["main"] for c in d.chunks]
     load_before = os.getloadavg()
     with (nullcontext(args.database_url) if args.database_url else embedded_database()) as url:
-        ids, load = prepare_database(url, plan, constant_vectors(len(plan.texts())), "none", f"bm25cmp-{plan.key}-")
+        ids, load = prepare_database(url, plan, constant_vectors(len(plan.texts())), CONSTANT_MODEL, f"bm25cmp-{plan.key}-")
         print(f"database ready: {load}", file=sys.stderr, flush=True)
         ns = ids["main"]
         gc.collect()

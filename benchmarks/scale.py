@@ -35,9 +35,10 @@ from agentmem.migrate import migrate
 from agentmem.settings import Settings
 from benchmarks.scale_data import CHUNK_TOKENS, Plan, build_plan, bulk_load, cached_embeddings, queries
 from benchmarks.server import embedded_database, serve
+from embeddings.models import register
 from memory.namespaces import create_namespace, issue_key
 from retrieval.filters import NO_FILTERS, Filters
-from retrieval.search import keyword_hits, vector_hits
+from retrieval.search import QueryVector, keyword_hits, vector_hits
 from retrieval.strategies import HYBRID_RRF
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "scale.json"
@@ -78,7 +79,7 @@ def namespaces_ready(url: str, plan: Plan, prefix: str) -> dict[str, int] | None
 
 
 def prepare_database(
-    url: str, plan: Plan, vectors: np.ndarray, model: str, prefix: str,
+    url: str, plan: Plan, vectors: np.ndarray, embedder: Any, prefix: str,
 ) -> tuple[dict[str, int], dict[str, Any]]:
     """The plan's namespaces, named prefix + name: loaded now, or reused from an earlier run."""
     migrate(url)
@@ -86,7 +87,8 @@ def prepare_database(
     if ready is not None:
         return ready, {"reused": True}
     with psycopg.connect(url, autocommit=True) as conn:
-        ids = {k: create_namespace(conn, prefix + k).id for k in plan.namespaces}
+        model = register(conn, embedder)
+        ids = {k: create_namespace(conn, prefix + k, model.id).id for k in plan.namespaces}
     started = time.perf_counter()
     seconds = bulk_load(url, plan, vectors, ids, model)
     return ids, {"reused": False, **seconds, "total_s": round(time.perf_counter() - started, 1)}
@@ -114,10 +116,12 @@ def measure_latency(
 ) -> dict[str, Any]:
     """Per query: floor (embed + HNSW), assemble over HTTP, BM25 alone, in an order rotating by query."""
     rows: list[dict[str, Any]] = []
+    with pool.connection() as conn:
+        model = register(conn, embedder)
 
     def floor(q: str, row: dict[str, Any]) -> None:
         started = time.perf_counter()
-        qvec = embedder.embed([q])[0]
+        qvec = QueryVector(model, embedder.embed([q])[0])
         row["embed_ms"] = ms_since(started)
         t = time.perf_counter()
         with pool.connection() as conn:
@@ -195,7 +199,9 @@ def measure_recall(
     qs: list[tuple[str, str]], embedder: Any, pool: Any, ns_id: int, ks: Sequence[int], log: Any = sys.stderr,
 ) -> dict[str, Any]:
     """recall@k of HNSW (iterative scan, the pool's settings) against an exact scan, without and with a filter."""
-    vectors = embedder.embed([q for _, q in qs])
+    with pool.connection() as conn:
+        model = register(conn, embedder)
+    vectors = [QueryVector(model, v) for v in embedder.embed([q for _, q in qs])]
     out: dict[str, Any] = {}
     for label, filters in (("unfiltered", NO_FILTERS), ("filtered", Filters(metadata=SELECTIVE))):
         for k in ks:
@@ -311,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qs = queries(plan, "main", args.locomo, args.queries)
     depth = HYBRID_RRF.candidates
     with (nullcontext(args.database_url) if args.database_url else embedded_database()) as url:
-        ids, load = prepare_database(url, plan, vectors, embedder.name, f"scale-{plan.key}-")
+        ids, load = prepare_database(url, plan, vectors, embedder, f"scale-{plan.key}-")
         print(f"database ready: {load}", file=sys.stderr, flush=True)
         with psycopg.connect(url, autocommit=True) as conn:
             key = issue_key(conn, f"scale-{plan.key}-main", "bench-scale").key

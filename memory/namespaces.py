@@ -49,12 +49,14 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def create_namespace(conn: psycopg.Connection[Any], name: str) -> Namespace:
+def create_namespace(conn: psycopg.Connection[Any], name: str, model_id: int | None = None) -> Namespace:
+    """`model_id`: the embedding model its vectors will come from (None: the service's default, at first write)."""
     try:
         with conn.transaction():
             cur = conn.cursor(row_factory=class_row(Namespace))
             row = cur.execute(
-                "INSERT INTO namespaces (name) VALUES (%(name)s) RETURNING id, name, created_at", {"name": name}
+                "INSERT INTO namespaces (name, active_model_id) VALUES (%(name)s, %(model)s)"
+                " RETURNING id, name, created_at", {"name": name, "model": model_id}
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"namespace {name!r} already exists") from None

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from agentmem.errors import Conflict, InvalidInput
 from agentmem.tokens import count_tokens
-from embeddings.base import Embedder
+from embeddings.models import Model, adopt_default, default_model, namespace_models
+from embeddings.registry import Embedders
 from memory.hashing import content_hash
 from memory.namespaces import Principal
 from memory.tasks import get_task
@@ -55,7 +57,7 @@ def check_sourcing(kind: str, citations: list[dict[str, Any]], unsourced: bool) 
 
 def add_entry(
     conn: psycopg.Connection[Any],
-    embedder: Embedder,
+    embedders: Embedders,
     who: Principal,
     task_id: uuid.UUID,
     *,
@@ -70,15 +72,22 @@ def add_entry(
     task = get_task(conn, who, task_id)
     if task.status == "completed":
         raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
-    vector = embedder.embed([content])[0]  # outside the transaction: embedding is the slow part
+    # Outside the transaction: embedding is the slow part (by the migration's target model too, if any).
+    default = default_model(conn, embedders)
+    adopt_default(conn, who.namespace_id, default)
+    vectors = {m.id: _embed(embedders, m, content) for m in namespace_models(conn, who.namespace_id, default).current()}
     with conn.transaction():
+        models = namespace_models(conn, who.namespace_id, default, lock="share")  # no flip until this commits
+        for m in models.current():
+            if m.id not in vectors:  # the models changed meanwhile: rare
+                vectors[m.id] = _embed(embedders, m, content)
         task = get_task(conn, who, task_id, lock=True)
         if task.status == "completed":
             raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
         cur = conn.cursor(row_factory=class_row(Entry))
         entry = cur.execute(
             "INSERT INTO scratchpad_entries (namespace_id, task_id, kind, content, summary, step, citations,"
-            " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model, written_by)"
+            " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model_id, written_by)"
             " VALUES (%(ns)s, %(task)s, %(kind)s, %(content)s, %(summary)s, %(step)s, %(citations)s,"
             " %(unsourced)s, %(hash)s, %(tokens)s, %(summary_tokens)s, %(embedding)s, %(model)s, %(key)s)"
             f" RETURNING {_COLUMNS}",
@@ -94,13 +103,26 @@ def add_entry(
                 "hash": content_hash(content),
                 "tokens": count_tokens(content),
                 "summary_tokens": None if summary is None else count_tokens(summary),
-                "embedding": vector,
-                "model": embedder.name,
+                "embedding": vectors[models.active.id],
+                "model": models.active.id,
                 "key": who.key_id,
             },
         ).fetchone()
-    assert entry is not None
+        assert entry is not None
+        if models.target is not None:
+            conn.execute(
+                "INSERT INTO pending_entry_vectors (entry_id, model_id, namespace_id, embedding)"
+                " VALUES (%s, %s, %s, %s)",
+                (entry.id, models.target.id, who.namespace_id, vectors[models.target.id]),
+            )
     return entry
+
+
+def _embed(embedders: Embedders, model: Model, text: str) -> np.ndarray:
+    vector = embedders.get(model.name, model.version).embed([text])[0]
+    if np.shape(vector) != (model.dimension,):
+        raise RuntimeError(f"model {model.name} returned a vector of shape {np.shape(vector)}")
+    return vector
 
 
 def list_entries(

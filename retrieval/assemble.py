@@ -26,7 +26,9 @@ from memory.namespaces import Principal
 from retrieval.dedup import near_duplicates
 from retrieval.filters import Filters
 from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
-from retrieval.search import Result, SearchPlan, Timings, run_search
+from retrieval.search import (
+    QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, query_embedder, run_search,
+)
 from retrieval.strategies import Strategy
 from retrieval.trust import injection_flags
 
@@ -69,9 +71,10 @@ class _Entry:
     tokens: int
     summary_tokens: int | None
     embedding: np.ndarray | None
+    embedding_model_id: int | None
 
 
-_ENTRY_COLUMNS = "id, seq, kind, content, summary, step, citations, tokens, summary_tokens, embedding"
+_ENTRY_COLUMNS = "id, seq, kind, content, summary, step, citations, tokens, summary_tokens, embedding, embedding_model_id"
 
 
 def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> tuple[Pinned, list[_Entry]]:
@@ -91,13 +94,13 @@ def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.U
 
 
 def _older_relevant(
-    conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq: int, qvec: np.ndarray
+    conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq: int, qvec: QueryVector
 ) -> list[_Entry]:
-
+    """Only vectors of the query's model are compared with it (a flip moves a namespace's entries at once)."""
     return conn.cursor(row_factory=class_row(_Entry), binary=True).execute(
         f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s AND seq < %(seq)s"
-        " ORDER BY embedding <=> %(q)s LIMIT %(n)s",
-        {"id": task_id, "seq": before_seq, "q": qvec, "n": RELEVANT_OLDER},
+        " AND embedding_model_id = %(model)s ORDER BY embedding <=> %(q)s LIMIT %(n)s",
+        {"id": task_id, "seq": before_seq, "q": qvec.vector, "model": qvec.model.id, "n": RELEVANT_OLDER},
     ).fetchall()
 
 
@@ -113,11 +116,13 @@ def compact_citation(citations: list[dict[str, Any]]) -> str:
     return "source: " + text
 
 
-def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray) -> list[Candidate]:
+def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[uuid.UUID, np.ndarray]) -> list[Candidate]:
+    """`vectors`: each entry's vector by the query's model."""
     newest = sorted({e.seq for e in entries}, reverse=True)[:3]
     out = []
     for e in entries:
-        score = float(np.dot(as_array(e.embedding), qvec)) if e.embedding is not None else 0.0
+        vector = vectors.get(e.id)
+        score = float(np.dot(vector, qvec)) if vector is not None else 0.0
         label = f"step {e.step}" if e.step is not None else f"entry {e.seq}"
         out.append(Candidate(
             id=str(e.id), tier="scratchpad", kind=e.kind, text=e.content, tokens=e.tokens,
@@ -125,6 +130,17 @@ def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray) -> list[Candida
             summary=e.summary, summary_tokens=e.summary_tokens, recent=e.seq in newest,
             flags=tuple(injection_flags(e.content)), citations=tuple(e.citations),
         ))
+    return out
+
+
+def _entry_vectors(entries: list[_Entry], qvec: QueryVector, embedder: QueryEmbedder) -> dict[uuid.UUID, np.ndarray]:
+    """Each entry's vector by the query's model. An entry read across a migration's flip has the other
+    model's: never compared with the query, it is embedded again here (rare, and only for this call)."""
+    out = {e.id: as_array(e.embedding) for e in entries
+           if e.embedding is not None and e.embedding_model_id == qvec.model.id}
+    for e in entries:
+        if e.id not in out:
+            out[e.id] = embedder.embed(qvec.model, e.content)
     return out
 
 
@@ -166,11 +182,13 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
 
     task_future = executor.submit(task_data)
     plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks)
-    embed = lambda q: services.embedder.embed([q])[0]  # noqa: E731
-    results, qvec = run_search(pool, embed, plan, executor, timings)
+    embedder = query_embedder(services.embedders, services.default_model)
+    results, qvec = run_search(pool, embedder, plan, executor, timings)
     if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
         t = time.perf_counter()
-        qvec = embed(req.query)
+        with pool.connection() as conn:
+            model, _ = active_model_and_size(conn, who.namespace_id, embedder.default)
+        qvec = QueryVector(model, embedder.embed(model, req.query))
         timings.add("embed", t)
     task = task_future.result()
 
@@ -183,7 +201,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
             with pool.connection() as conn:
                 entries += _older_relevant(conn, req.task_id, min(e.seq for e in entries), qvec)  # type: ignore[arg-type]
             timings.add("task", t)
-        scratch = _scratch_candidates(entries, qvec)
+        scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder))
 
     t = time.perf_counter()
     longs, dropped = _long_candidates(results, strategy.candidates)

@@ -1,9 +1,14 @@
 """Hybrid retrieval over a namespace's chunks: vector (pgvector) and keyword (BM25), fused by RRF.
 
 Vector search is exact below `exact_max` chunks in the namespace (a scan of a small namespace is
-cheap and has recall 1.0) and uses the shared HNSW index with an iterative scan above it, so
+cheap and has recall 1.0) and uses the model's HNSW index with an iterative scan above it, so
 namespace and metadata filters do not starve the result list (hnsw.iterative_scan is set on every
 pooled connection). Both retrievers return hydrated rows, so a search costs one round trip each.
+
+The query is embedded by the namespace's active model, and only that model's vectors are compared
+with it. The model id and dimension are inlined as literals: the per-model partial index
+(`WHERE embedding_model_id = 7`, on `embedding::vector(384)`) is only used when the query repeats
+its predicate and expression as constants, which a bind parameter in a generic plan is not.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from embeddings.models import HNSW_MAX_DIMENSION, Model
+from embeddings.registry import Embedders
 from retrieval import bm25
 from retrieval.filters import NO_FILTERS, Filters, where
 from retrieval.fusion import Ranked, rrf
@@ -61,33 +68,76 @@ class Timings:
         self.ms[stage] = round(self.ms.get(stage, 0.0) + (time.perf_counter() - started) * 1000, 3)
 
 
+@dataclass(frozen=True)
+class QueryVector:
+    model: Model
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class QueryEmbedder:
+    """The query's model is the namespace's active one (`default` when it has none yet)."""
+
+    default: Model
+    embed: Callable[[Model, str], np.ndarray]
+
+
+def query_embedder(embedders: Embedders, default: Model) -> QueryEmbedder:
+    return QueryEmbedder(default, lambda model, text: embedders.get(model.name, model.version).embed([text])[0])
+
+
 def namespace_chunks(conn: psycopg.Connection[Any], namespace_id: int) -> int:
     row = conn.execute("SELECT chunks FROM namespace_stats WHERE namespace_id = %(ns)s", {"ns": namespace_id}).fetchone()
     return int(row[0]) if row else 0
 
 
+def active_model_and_size(conn: psycopg.Connection[Any], namespace_id: int, default: Model) -> tuple[Model, int]:
+    """The namespace's active model and its number of chunks, in one round trip."""
+    row = conn.execute(
+        "SELECT m.id, m.name, m.version, m.dimension, coalesce(s.chunks, 0) FROM namespaces n"
+        " LEFT JOIN embedding_models m ON m.id = n.active_model_id"
+        " LEFT JOIN namespace_stats s ON s.namespace_id = n.id WHERE n.id = %(ns)s",
+        {"ns": namespace_id},
+    ).fetchone()
+    if row is None or row[0] is None:
+        return default, int(row[4]) if row else 0
+    return Model(row[0], row[1], row[2], row[3]), int(row[4])
+
+
 def vector_hits(
-    conn: psycopg.Connection[Any], namespace_id: int, qvec: np.ndarray, n: int,
+    conn: psycopg.Connection[Any], namespace_id: int, query: QueryVector, n: int,
     filters: Filters = NO_FILTERS, *, exact: bool,
 ) -> list[Hit]:
-    """Top-n chunks by cosine similarity; `exact` scans instead of walking the HNSW graph."""
+    """Top-n chunks of the query's model by cosine similarity; `exact` scans instead of walking HNSW."""
+    statement, params = vector_query(namespace_id, query, n, filters, exact=exact)
+    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(statement, params).fetchall()
+
+
+def vector_query(namespace_id: int, query: QueryVector, n: int, filters: Filters = NO_FILTERS, *,
+                 exact: bool) -> tuple[sql.Composed, dict[str, Any]]:
+    """The SQL of vector_hits (and its parameters), apart so that a test can EXPLAIN it."""
     cond, params = where(filters)
-    params |= {"ns": namespace_id, "q": qvec, "n": n}
+    model = query.model
+    cond = sql.SQL(" AND c.embedding_model_id = {id}").format(id=sql.Literal(model.id)) + cond
+    params |= {"ns": namespace_id, "q": query.vector, "n": n}
+    exact = exact or model.dimension > HNSW_MAX_DIMENSION
     if exact:
         # "+ 0" makes the ordering unservable by the HNSW index: the planner scans and sorts.
-        query = sql.SQL(
+        statement = sql.SQL(
             "SELECT {cols}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c"
             " JOIN documents d ON d.id = c.document_id WHERE c.namespace_id = %(ns)s{cond}"
             " ORDER BY (c.embedding <=> %(q)s) + 0, c.id LIMIT %(n)s"
         ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
     else:
-        query = sql.SQL(
-            "WITH nn AS (SELECT c.id, c.embedding <=> %(q)s AS distance FROM chunks c"
-            " WHERE c.namespace_id = %(ns)s{cond} ORDER BY c.embedding <=> %(q)s LIMIT %(n)s)"
+        # The same expression as the model's index: embeddings.models.ensure_index.
+        distance = sql.SQL("(c.embedding::vector({dim})) <=> %(q)s").format(dim=sql.Literal(model.dimension))
+        statement = sql.SQL(
+            "WITH nn AS (SELECT c.id, {distance} AS distance FROM chunks c"
+            " WHERE c.namespace_id = %(ns)s{cond} ORDER BY {distance} LIMIT %(n)s)"
             " SELECT {cols}, 1 - nn.distance AS score FROM nn JOIN chunks c ON c.id = nn.id"
             " JOIN documents d ON d.id = c.document_id ORDER BY nn.distance, c.id"
-        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
-    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, params).fetchall()
+        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond, distance=distance)
+    return statement, params
 
 
 def keyword_hits(
@@ -135,9 +185,9 @@ class SearchPlan:
 
 
 def run_search(
-    pool: Any, embed: Callable[[str], np.ndarray], plan: SearchPlan, executor: Executor | None,
-    timings: Timings, qvec: np.ndarray | None = None,
-) -> tuple[list[Result], np.ndarray | None]:
+    pool: Any, embedder: QueryEmbedder, plan: SearchPlan, executor: Executor | None,
+    timings: Timings, qvec: QueryVector | None = None,
+) -> tuple[list[Result], QueryVector | None]:
     """Keyword search runs on a second connection while the query is embedded; then the vector search."""
     depth = plan.strategy.candidates
 
@@ -152,18 +202,36 @@ def run_search(
     kw_hits: list[Hit] = []
     vec_hits: list[Hit] = []
     if plan.strategy.uses_vector():
-        if qvec is None:
-            started = time.perf_counter()
-            qvec = embed(plan.query)
-            timings.add("embed", started)
-        started = time.perf_counter()
-        with pool.connection() as conn:
-            exact = namespace_chunks(conn, plan.namespace_id) <= plan.exact_max
-            vec_hits = vector_hits(conn, plan.namespace_id, qvec, depth, plan.filters, exact=exact)
-        timings.add("vector", started)
+        vec_hits, qvec = _vector_search(pool, embedder, plan, timings, qvec)
     if plan.strategy.uses_keyword():
         kw_hits = kw_future.result() if kw_future else keyword()
     started = time.perf_counter()
     results = fuse(plan.strategy, vec_hits, kw_hits)
     timings.add("fuse", started)
     return results, qvec
+
+
+def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings: Timings,
+                   qvec: QueryVector | None) -> tuple[list[Hit], QueryVector]:
+    """Every chunk of a namespace has a vector of its active model (one transaction flips them all), so
+    the rows of one statement are all of one model. Only a flip between reading the model and the
+    query leaves no row of the model read: then the query is embedded again by the new one."""
+    started = time.perf_counter()
+    with pool.connection() as conn:
+        model, size = active_model_and_size(conn, plan.namespace_id, embedder.default)
+    timings.add("vector", started)
+    for _ in range(3):
+        if qvec is None or qvec.model != model:
+            started = time.perf_counter()
+            qvec = QueryVector(model, embedder.embed(model, plan.query))
+            timings.add("embed", started)
+        started = time.perf_counter()
+        with pool.connection() as conn:
+            hits = vector_hits(conn, plan.namespace_id, qvec, plan.strategy.candidates, plan.filters,
+                               exact=size <= plan.exact_max)
+            if not hits:
+                model, size = active_model_and_size(conn, plan.namespace_id, embedder.default)
+        timings.add("vector", started)
+        if hits or model == qvec.model:
+            return hits, qvec
+    return hits, qvec

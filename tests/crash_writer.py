@@ -8,6 +8,7 @@ import uuid
 import psycopg
 from pgvector.psycopg import register_vector
 
+from embeddings.registry import Embedders
 from hash_embedder import HashEmbedder
 from memory.documents import DocumentInput, upsert_documents
 from memory.namespaces import Principal
@@ -15,7 +16,7 @@ from memory.namespaces import Principal
 
 def main(url: str, namespace_id: int, key_id: str) -> None:
     who = Principal(namespace_id=namespace_id, namespace="crash", key_id=uuid.UUID(key_id))
-    embedder = HashEmbedder()
+    embedder = Embedders.of(HashEmbedder())
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         i = 0

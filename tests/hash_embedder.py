@@ -13,11 +13,13 @@ import numpy as np
 
 
 class HashEmbedder:
-    name = "hash-test"
+    """`dimension` other than 384 makes another model (named hash-test-<dimension>): its vectors differ."""
+
     version = "1"
 
     def __init__(self, dimension: int = 384) -> None:
         self.dimension = dimension
+        self.name = "hash-test" if dimension == 384 else f"hash-test-{dimension}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)

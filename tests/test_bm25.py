@@ -10,6 +10,7 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from hash_embedder import HashEmbedder
+from embeddings.registry import Embedders
 from memory.documents import DocumentInput, delete_document, upsert_documents
 from memory.namespaces import create_namespace, issue_key, resolve_key
 from retrieval import bm25
@@ -52,7 +53,7 @@ def seeded(fresh_db: str):
         create_namespace(conn, "b")
         who = resolve_key(conn, issue_key(conn, "a", "k").key)
         other = resolve_key(conn, issue_key(conn, "b", "k").key)
-        emb = HashEmbedder()
+        emb = Embedders.of(HashEmbedder())
         results = upsert_documents(conn, emb, who, [DocumentInput(f"d{i}", t) for i, t in enumerate(TEXTS)], 64)
         # Another namespace's text must not change this namespace's statistics.
         upsert_documents(conn, emb, other, [DocumentInput("x", "cat cat cat mat mat dogs " * 20)], 64)

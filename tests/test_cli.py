@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -92,3 +93,41 @@ def test_migrate_command_on_database_url(empty_db: str, monkeypatch: pytest.Monk
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1
     assert main(["migrate"]) == 0
     assert "applied" not in capsys.readouterr().out
+
+
+def test_reembed_command_runs_the_job_with_a_progress_bar(fresh_db: str, monkeypatch: pytest.MonkeyPatch, capsys,
+                                                          embedder, tmp_path: Path) -> None:
+    from pgvector.psycopg import register_vector
+
+    from embeddings.models import default_model
+    from embeddings.registry import Embedders
+    from memory.documents import DocumentInput, upsert_documents
+    from memory.namespaces import create_namespace, issue_key, resolve_key
+
+    models = Embedders.of(embedder)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        register_vector(conn)
+        create_namespace(conn, "cli", default_model(conn, models).id)
+        who = resolve_key(conn, issue_key(conn, "cli", "k").key)
+        upsert_documents(conn, models, who, [DocumentInput(f"d{i}", f"Some text number {i}. " * 30) for i in range(3)],
+                         32)
+        changed = conn.execute("UPDATE chunks SET text = 'edited behind the service' WHERE id = "
+                               "(SELECT min(id) FROM chunks) RETURNING id, embedding").fetchone()
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
+    monkeypatch.setenv("AGENTMEM_DATA_DIR", str(tmp_path))
+    assert main(["reembed", "--namespace", "nowhere"]) == 2
+    assert "no namespace named 'nowhere'" in capsys.readouterr().err
+    assert main(["reembed", "--namespace", "cli", "--model", "no-such-model"]) == 2
+    assert "available: all-MiniLM-L6-v2, minilm-static-256" in capsys.readouterr().err
+
+    assert main(["reembed", "--namespace", "cli"]) == 0
+    out, err = capsys.readouterr()
+    assert "reembed [" in err and "100% 1/1" in err
+    assert "done" in out and "'content_changed': 1" in out
+    with psycopg.connect(fresh_db) as conn:
+        register_vector(conn)
+        after = conn.execute("SELECT embedding FROM chunks WHERE id = %s", (changed[0],)).fetchone()[0]
+        assert not np.allclose(after, changed[1])
+        assert np.allclose(after, embedder.embed(["edited behind the service"])[0], atol=1e-5)
+        job = conn.execute("SELECT requested_by, status FROM jobs").fetchall()
+    assert job == [("cli", "done")]

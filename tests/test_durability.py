@@ -17,7 +17,8 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from hash_embedder import HashEmbedder
-from memory.documents import DocumentInput, prepare, upsert_documents, write_prepared
+from embeddings.registry import Embedders
+from memory.documents import DocumentInput, current_models, prepare, upsert_documents, write_prepared
 from memory.namespaces import Principal, create_namespace, issue_key, resolve_key
 
 HERE = Path(__file__).parent
@@ -87,10 +88,12 @@ def test_failure_inside_the_write_keeps_the_previous_version(fresh_db: str) -> N
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         register_vector(conn)
         who = _principal(conn)
-        emb = HashEmbedder()
+        emb = Embedders.of(HashEmbedder())
         [first] = upsert_documents(conn, emb, who, [DocumentInput("s", "version one. " * 200)], 32)
-        [p] = prepare([DocumentInput("s", "version two. " * 200)], emb, 32)
-        p.vectors = [*p.vectors[:-1], np.zeros(7, dtype=np.float32)]  # type: ignore[assignment]  # last one malformed
+        models = current_models(conn, emb, who.namespace_id)
+        [p] = prepare([DocumentInput("s", "version two. " * 200)], emb, models, 32)
+        good = p.vectors[models.active.id]
+        p.vectors[models.active.id] = [*good[:-1], np.zeros(7, dtype=np.float32)]  # type: ignore[assignment]  # last one malformed
         with pytest.raises(Exception):
             write_prepared(conn, who, p, emb, 32)
         row = conn.execute("SELECT version, left(text, 11) FROM documents").fetchone()

@@ -12,6 +12,8 @@ import pytest
 from agentmem.database import open_pool
 from agentmem.services import Services
 from agentmem.settings import Settings
+from embeddings.models import default_model
+from embeddings.registry import Embedders
 from hash_embedder import HashEmbedder
 from jobs import queue, worker
 
@@ -20,8 +22,11 @@ from jobs import queue, worker
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
     settings = Settings(database_url=fresh_db, data_dir=tmp_path, scheduler=False)
     pool = open_pool(fresh_db, 1, 4)
+    embedders = Embedders.of(HashEmbedder())
+    with pool.connection() as conn:
+        default = default_model(conn, embedders)
     with ThreadPoolExecutor(2) as executor:
-        yield Services(pool=pool, embedder=HashEmbedder(), settings=settings, executor=executor)
+        yield Services(pool=pool, embedders=embedders, settings=settings, default_model=default, executor=executor)
     pool.close()
 
 

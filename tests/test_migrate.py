@@ -7,6 +7,7 @@ from agentmem.migrate import available_migrations, migrate
 EXPECTED_TABLES = {
     "schema_migrations", "namespaces", "api_keys", "tasks", "task_versions",
     "scratchpad_entries", "documents", "document_versions", "chunks", "chunk_terms", "namespace_stats", "assemble_traces",
+    "embedding_models", "pending_chunk_vectors", "pending_entry_vectors",
 }
 
 
@@ -17,7 +18,9 @@ def test_empty_database_gets_every_table_and_index(empty_db: str) -> None:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert EXPECTED_TABLES <= tables
         indexes = {r[0]: r[1] for r in conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")}
-        assert "USING hnsw (embedding vector_cosine_ops)" in indexes["chunks_embedding_hnsw"]
+        # One partial HNSW index per embedding model, over the vectors cast to its dimension.
+        assert "USING hnsw (((embedding)::vector(384)) vector_cosine_ops) WHERE (embedding_model_id = 1)" in \
+            indexes["chunks_embedding_hnsw_m1"]
         assert "(namespace_id, lexeme, chunk_id)" in indexes["chunk_terms_pkey"]  # the BM25 inverted index
         assert "chunks_namespace" in indexes
         ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()

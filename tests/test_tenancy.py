@@ -43,7 +43,7 @@ class Call:
     def target(self) -> str | None:
         """The kind of id the call names ("task", "doc", "trace"), if it names one."""
         text = self.path + json.dumps(self.body)
-        return next((t for t in ("task", "doc", "trace") if "{" + t + "}" in text), None)
+        return next((t for t in ("task", "doc", "trace", "job") if "{" + t + "}" in text), None)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}" + (" (task_id)" if self.body and "task_id" in self.body else "")
@@ -74,6 +74,11 @@ KEY_CALLS = [
     Call("GET", "/context/traces/{trace}"),
     Call("GET", "/settings/retrieval"),
     Call("PUT", "/settings/retrieval", {"strategy": "keyword_only"}),
+    Call("GET", "/settings/embedding"),
+    Call("PUT", "/settings/embedding", {"model": "hash-test"}),
+    Call("POST", "/jobs/reembed"),
+    Call("GET", "/jobs"),
+    Call("GET", "/jobs/{job}"),
 ]
 BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [
@@ -96,13 +101,14 @@ class World:
     b_doc: str
     b_entries: list[str]
     b_trace: str
+    a_job: str
 
     def ids(self) -> dict[str, str]:
-        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "ns": self.a.name}
+        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "job": self.a_job, "ns": self.a.name}
 
 
 def _ok(r: httpx.Response) -> dict[str, Any]:
-    assert r.status_code in (200, 201), r.text
+    assert r.status_code in (200, 201, 202), r.text
     return r.json()  # type: ignore[no-any-return]
 
 
@@ -134,7 +140,8 @@ def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[
 def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
     a_task, a_doc, a_entries, a_trace = _populate(client, tenant, "alpha")
     b_task, b_doc, b_entries, b_trace = _populate(client, other_tenant, "beta")
-    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, b_task, b_doc, b_entries, b_trace)
+    a_job = _ok(client.post("/jobs/reembed", headers=tenant.headers))["id"]
+    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, b_task, b_doc, b_entries, b_trace, a_job)
 
 
 def _assert_unauthorized(r: httpx.Response) -> None:
@@ -207,7 +214,7 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     before = snapshot(db)
     theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
-    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing)
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, job=missing)
     a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"

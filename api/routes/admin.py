@@ -6,16 +6,18 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, ConnDep
+from api.deps import AdminDep, ConnDep, ServicesDep
 from api.schemas import KeyIn, KeyOut, NamespaceIn, NamespaceOut, Receipt
+from embeddings.models import default_model
 from memory import namespaces
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 
 @router.post("/namespaces", status_code=201, response_model=NamespaceOut)
-def create_namespace(body: NamespaceIn, conn: ConnDep) -> NamespaceOut:
-    ns = namespaces.create_namespace(conn, body.name)
+def create_namespace(body: NamespaceIn, conn: ConnDep, services: ServicesDep) -> NamespaceOut:
+    """Its vectors will come from the service's default embedding model (AGENTMEM_EMBEDDING_MODEL)."""
+    ns = namespaces.create_namespace(conn, body.name, default_model(conn, services.embedders).id)
     return NamespaceOut(name=ns.name, created_at=ns.created_at)
 
 

@@ -30,7 +30,7 @@ def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: S
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     [result] = documents.upsert_documents(
-        conn, services.embedder, who, [_to_input(body)], services.settings.chunk_tokens
+        conn, services.embedders, who, [_to_input(body)], services.settings.chunk_tokens
     )
     return UpsertOut(**asdict(result))
 
@@ -63,7 +63,7 @@ def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: Service
             continue
         valid.append((i, item))
     written = documents.upsert_documents(
-        conn, services.embedder, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
+        conn, services.embedders, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
     )
     for (i, item), r in zip(valid, written, strict=True):
         results[i] = BatchItemOut(
@@ -87,7 +87,7 @@ def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Rece
 def add_memory(body: MemoryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     result = long_term.add_memory(
-        conn, services.embedder, who, text=body.text, kind=body.kind, source=body.source,
+        conn, services.embedders, who, text=body.text, kind=body.kind, source=body.source,
         chunk_tokens=services.settings.chunk_tokens,
     )
     return UpsertOut(**asdict(result))

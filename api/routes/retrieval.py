@@ -17,7 +17,7 @@ from memory.namespaces import Principal, set_retrieval_defaults
 from retrieval.assemble import AssembleRequest, assemble
 from retrieval.filters import Filters
 from retrieval.packing import Reserve, trust_of
-from retrieval.search import SearchPlan, Timings, run_search
+from retrieval.search import SearchPlan, Timings, query_embedder, run_search
 from retrieval.strategies import Strategy, depth_for_budget, resolve_strategy
 
 router = APIRouter(tags=["retrieval"])
@@ -57,8 +57,8 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
     strategy = resolve_strategy(base=strategy, candidates=max(strategy.candidates, body.k))
     plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
                       services.settings.exact_search_max_chunks)
-    results, _ = run_search(services.pool, lambda q: services.embedder.embed([q])[0], plan, services.executor,
-                            Timings())
+    results, _ = run_search(services.pool, query_embedder(services.embedders, services.default_model), plan,
+                            services.executor, Timings())
     out = []
     for r in results[: body.k]:
         h = r.hit

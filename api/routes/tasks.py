@@ -70,7 +70,7 @@ def add_entry(
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
     entry = scratchpad.add_entry(
-        conn, services.embedder, who, task_id,
+        conn, services.embedders, who, task_id,
         kind=body.kind, content=body.content,
         citations=[c.model_dump(mode="json", exclude_none=True) for c in body.citations],
         unsourced=body.unsourced, step=body.step, summary=body.summary,
@@ -90,7 +90,7 @@ def complete_task(
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
     task, written, text = long_term.complete_task(
-        conn, services.embedder, who, task_id,
+        conn, services.embedders, who, task_id,
         summary=body.summary, outcome=body.outcome, chunk_tokens=services.settings.chunk_tokens,
     )
     return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text)
