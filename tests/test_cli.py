@@ -99,6 +99,8 @@ def test_reembed_command_runs_the_job_with_a_progress_bar(fresh_db: str, monkeyp
                                                           embedder, tmp_path: Path) -> None:
     from pgvector.psycopg import register_vector
 
+    from agentmem.database import as_array
+
     from embeddings.models import default_model
     from embeddings.registry import Embedders
     from memory.documents import DocumentInput, upsert_documents
@@ -126,8 +128,8 @@ def test_reembed_command_runs_the_job_with_a_progress_bar(fresh_db: str, monkeyp
     assert "done" in out and "'content_changed': 1" in out
     with psycopg.connect(fresh_db) as conn:
         register_vector(conn)
-        after = conn.execute("SELECT embedding FROM chunks WHERE id = %s", (changed[0],)).fetchone()[0]
-        assert not np.allclose(after, changed[1])
+        after = as_array(conn.execute("SELECT embedding FROM chunks WHERE id = %s", (changed[0],)).fetchone()[0])
+        assert not np.allclose(after, as_array(changed[1]))
         assert np.allclose(after, embedder.embed(["edited behind the service"])[0], atol=1e-5)
         job = conn.execute("SELECT requested_by, status FROM jobs").fetchall()
     assert job == [("cli", "done")]
