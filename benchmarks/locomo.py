@@ -149,12 +149,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from embeddings.minilm import load_minilm
+    from agentmem.settings import Settings
+    from embeddings.catalog import service_embedders
 
     data = load_locomo(args.locomo)[: args.conversations]
     ks = [5, 10, 20]
     budgets = [int(b) for b in args.budgets.split(",")]
-    embedder = load_minilm()
+    embedder = service_embedders(Settings()).get(args.model)
     stats: dict[str, int] = defaultdict(int)
     # per question rows: category, recall per strategy/k, in-context per budget (assemble, recent)
     rows: list[dict[str, Any]] = []
@@ -196,7 +197,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rows.append(row)
             print(f"  {sid}: {len(turns)} turns, {sum(1 for r in rows if r['sample_id'] == sid)} questions",
                   file=sys.stderr)
-    return summarise(rows, stats, latencies, server_ms, ingest_s, ks, budgets)
+    return {"model": f"{embedder.name} {embedder.version}"} | summarise(rows, stats, latencies, server_ms, ingest_s,
+                                                                       ks, budgets)
 
 
 class _given:
@@ -232,6 +234,7 @@ def summarise(rows: list[dict[str, Any]], stats: dict[str, int], latencies: list
 
 def print_table(result: dict[str, Any], budgets: list[int]) -> None:
     t = result["results"]
+    print(f"model {result['model']}")
     print(f"LoCoMo: {result['questions']} questions (categories 1-4), {result['data'].get('turns')} turns; "
           f"skipped evidence refs {result['data'].get('evidence_refs_skipped', 0)}, "
           f"questions without usable evidence {result['data'].get('questions_without_evidence', 0)}")
@@ -255,6 +258,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")
     p.add_argument("--database-url", default=None, help="PostgreSQL to use (default: an embedded one under /tmp)")
     p.add_argument("--no-context", action="store_true", help="index each turn alone (no preceding turn)")
+    p.add_argument("--model", default="all-MiniLM-L6-v2", help="embedding model (embeddings/catalog.py)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     return p.parse_args(argv)
 

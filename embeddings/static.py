@@ -113,6 +113,7 @@ def cached_table(model_path: str, base_version: str, cache_dir: Path, dimension:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".npy.tmp", delete=False) as f:
         np.save(f, table)
+    os.chmod(f.name, 0o644)  # a cache, not a secret (NamedTemporaryFile makes it 0600)
     os.replace(f.name, path)  # atomic: a concurrent reader sees the whole table or none
     return table
 
