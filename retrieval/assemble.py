@@ -23,6 +23,7 @@ from agentmem.errors import InvalidInput, NotFound
 from agentmem.services import Services
 from agentmem.tokens import count_tokens
 from memory.namespaces import Principal
+from embeddings.catalog import duplicate_cosine
 from retrieval.dedup import near_duplicates
 from retrieval.filters import Filters
 from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
@@ -144,11 +145,12 @@ def _entry_vectors(entries: list[_Entry], qvec: QueryVector, embedder: QueryEmbe
     return out
 
 
-def _long_candidates(results: list[Result], limit: int) -> tuple[list[Candidate], list[Dropped]]:
+def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float) -> tuple[list[Candidate], list[Dropped]]:
     results = results[:limit]
     if not results:
         return [], []
-    dups = near_duplicates([r.hit.text for r in results], np.vstack([as_array(r.hit.embedding) for r in results]))
+    dups = near_duplicates([r.hit.text for r in results], np.vstack([as_array(r.hit.embedding) for r in results]),
+                           duplicate_cosine)
     out: list[Candidate] = []
     dropped: list[Dropped] = []
     for r, dup in zip(results, dups, strict=True):
@@ -204,7 +206,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder))
 
     t = time.perf_counter()
-    longs, dropped = _long_candidates(results, strategy.candidates)
+    longs, dropped = _long_candidates(results, strategy.candidates, duplicate_cosine(qvec.model.name))
     filtered: list[Dropped] = []
     if req.exclude_flagged:
         filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
