@@ -215,6 +215,10 @@ class DocumentIn(Input):
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
     source_updated_at: Timestamp | None = None
+    refresh_interval_days: float | None = Field(
+        default=None, gt=0, le=36_500,
+        description="How often this document's source should be re-checked; default: the namespace's.",
+    )
 
 
 
@@ -286,6 +290,7 @@ class DocumentOut(BaseModel):
     ingested_at: datetime
     updated_at: datetime
     last_verified_at: datetime
+    refresh_interval_days: float | None = None
     chunks: list[ChunkOut]
 
 
@@ -347,6 +352,7 @@ class SearchHitOut(BaseModel):
     text: str
     score: float
     metadata: dict[str, Any]
+    freshness: float | None = None
     scores: ScoresOut | None = None
 
 
@@ -384,6 +390,8 @@ class ContextItemOut(BaseModel):
     trust: Literal["trusted", "untrusted"]
     flags: list[str]
     summarized: bool = False
+    freshness: float | None = None  # long-term items: 1.0 just verified, 0.5 one refresh interval overdue
+    stale: bool | None = None  # freshness below the namespace's stale_below
 
 
 class SectionOut(BaseModel):
@@ -423,3 +431,41 @@ class TraceOut(BaseModel):
     dropped: list[dict[str, str]]
     timings_ms: dict[str, float]
     created_at: datetime
+
+
+class FreshnessSettingsIn(Input):
+    """PUT /settings/freshness: absent fields take the defaults (memory/freshness.py)."""
+
+    refresh_interval_days: float | None = Field(default=None, gt=0, le=36_500)
+    stale_below: float | None = Field(default=None, ge=0, le=1)
+    weight: float | None = Field(default=None, ge=0, le=1, description="ranking weight of freshness; 0 = off")
+
+
+class FreshnessSettingsOut(BaseModel):
+    refresh_interval_days: float
+    stale_below: float
+    weight: float
+
+
+class DocumentFreshnessOut(BaseModel):
+    document_id: uuid.UUID
+    source_uri: str
+    kind: str
+    score: float
+    stale: bool
+    last_verified_at: datetime
+    source_updated_at: datetime | None
+    ingested_at: datetime
+    updated_at: datetime
+    content_hash: str
+    refresh_interval_days: float
+    vectors_current: bool
+    embedding_models: list[str]
+
+
+class NamespaceFreshnessOut(BaseModel):
+    score: float | None
+    documents: int
+    stale: int
+    settings: FreshnessSettingsOut
+    worst: list[DocumentFreshnessOut]

@@ -34,6 +34,7 @@ class Principal:
     namespace: str
     key_id: uuid.UUID
     retrieval: dict[str, Any] = field(default_factory=dict)  # the namespace's retrieval defaults
+    freshness: dict[str, Any] = field(default_factory=dict)  # its freshness settings (memory/freshness.py)
 
 
 @dataclass(frozen=True)
@@ -84,19 +85,27 @@ def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str) ->
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
     row = conn.execute(
-        "SELECT k.namespace_id, n.name, k.id, n.retrieval FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
+        "SELECT k.namespace_id, n.name, k.id, n.retrieval, n.freshness FROM api_keys k"
+        " JOIN namespaces n ON n.id = k.namespace_id"
         " WHERE k.key_hash = %(hash)s",
         {"hash": hash_key(key)},
     ).fetchone()
     if row is None:
         return None
-    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3])
+    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3], freshness=row[4])
 
 
 def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaults: dict[str, Any]) -> None:
     with conn.transaction():
         conn.execute(
             "UPDATE namespaces SET retrieval = %(r)s WHERE id = %(ns)s", {"r": Jsonb(defaults), "ns": who.namespace_id}
+        )
+
+
+def set_freshness_settings(conn: psycopg.Connection[Any], who: Principal, settings: dict[str, Any]) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE namespaces SET freshness = %(f)s WHERE id = %(ns)s", {"f": Jsonb(settings), "ns": who.namespace_id}
         )
 
 

@@ -25,6 +25,7 @@ from agentmem.tokens import count_tokens
 from memory.namespaces import Principal
 from retrieval.dedup import near_duplicates
 from retrieval.filters import Filters
+from memory.freshness import FreshnessPolicy, is_stale
 from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
 from retrieval.search import Result, SearchPlan, Timings, run_search
 from retrieval.strategies import Strategy
@@ -144,7 +145,7 @@ def _long_candidates(results: list[Result], limit: int) -> tuple[list[Candidate]
         out.append(Candidate(
             id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
             cite=h.source_uri, score=r.score, flags=tuple(injection_flags(h.text)),
-            source_uri=h.source_uri,
+            source_uri=h.source_uri, freshness=r.freshness,
         ))
     return out, dropped
 
@@ -165,7 +166,9 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         return data
 
     task_future = executor.submit(task_data)
-    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks)
+    policy = FreshnessPolicy.from_settings(who.freshness)
+    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks,
+                      policy)
     embed = lambda q: services.embedder.embed([q])[0]  # noqa: E731
     results, qvec = run_search(pool, embed, plan, executor, timings)
     if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
@@ -204,8 +207,8 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     packed.dropped = [*filtered, *dropped, *packed.dropped]
 
     items = {
-        "scratchpad": [_item(p, count_tokens(p.block)) for p in packed.scratchpad],
-        "long_term": [_item(p, count_tokens(p.block)) for p in packed.long_term],
+        "scratchpad": [_item(p, count_tokens(p.block), policy) for p in packed.scratchpad],
+        "long_term": [_item(p, count_tokens(p.block), policy) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
     result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
@@ -213,7 +216,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     return result
 
 
-def _item(p: Placed, tokens: int) -> dict[str, Any]:
+def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     c, summarized = p.candidate, p.summarized
     item: dict[str, Any] = {
         "id": c.id, "ref": p.ref, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
@@ -223,6 +226,9 @@ def _item(p: Placed, tokens: int) -> dict[str, Any]:
         item["source_uri"] = c.source_uri
     if c.citations:
         item["citations"] = list(c.citations)
+    if c.freshness is not None:
+        item["freshness"] = round(c.freshness, 4)
+        item["stale"] = is_stale(c.freshness, policy)
     return item
 
 

@@ -62,6 +62,7 @@ class Candidate:
     flags: tuple[str, ...] = ()
     citations: tuple[dict[str, object], ...] = ()
     source_uri: str | None = None
+    freshness: float | None = None  # long-term items: memory/freshness.py
 
 
 @dataclass(frozen=True)

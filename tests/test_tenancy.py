@@ -7,6 +7,7 @@ and expects it to succeed, so a refusal cannot pass for a broken request.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -74,6 +75,10 @@ KEY_CALLS = [
     Call("GET", "/context/traces/{trace}"),
     Call("GET", "/settings/retrieval"),
     Call("PUT", "/settings/retrieval", {"strategy": "keyword_only"}),
+    Call("GET", "/freshness"),
+    Call("GET", "/documents/{doc}/freshness"),
+    Call("GET", "/settings/freshness"),
+    Call("PUT", "/settings/freshness", {"weight": 0.5}),
 ]
 BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [
@@ -158,6 +163,20 @@ def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
         ({"Authorization": f"Bearer {key.swapcase()}"}, ""),
         ({"Authorization": f"Bearer {key}{key}"}, ""),
     ]
+
+
+def _shape(method: str, path: str) -> str:
+    """"GET /tasks/{task_id}/versions?x=1" -> "GET /tasks/{}/versions": routes and calls compared by shape."""
+    return method + " " + re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    """A new endpoint must join KEY_CALLS or ADMIN_CALLS, so its tenancy is tested too."""
+    covered = {_shape(c.method, c.path) for c in [*KEY_CALLS, *ADMIN_CALLS]}
+    public = {"GET /healthz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc"}
+    routes = {_shape(m, r.path) for r in client.app.routes for m in getattr(r, "methods", ()) if m != "HEAD"}
+    missing = sorted(routes - covered - public)
+    assert not missing, f"add these routes to the tenancy matrix: {missing}"
 
 
 @pytest.mark.parametrize("call", KEY_CALLS, ids=str)

@@ -13,6 +13,7 @@ from api.schemas import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
 )
+from memory.freshness import FreshnessPolicy
 from memory.namespaces import Principal, set_retrieval_defaults
 from retrieval.assemble import AssembleRequest, assemble
 from retrieval.filters import Filters
@@ -56,7 +57,7 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
     )
     strategy = resolve_strategy(base=strategy, candidates=max(strategy.candidates, body.k))
     plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
-                      services.settings.exact_search_max_chunks)
+                      services.settings.exact_search_max_chunks, FreshnessPolicy.from_settings(who.freshness))
     results, _ = run_search(services.pool, lambda q: services.embedder.embed([q])[0], plan, services.executor,
                             Timings())
     out = []
@@ -67,7 +68,8 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
             parts: dict[str, Any] = {n: RetrieverScore(rank=x.rank, score=x.score) for n, x in r.by_retriever.items()}
             scores = ScoresOut(fused=r.score, **parts)
         out.append(SearchHitOut(id=h.chunk_id, document_id=h.document_id, source_uri=h.source_uri, title=h.title,
-                                kind=h.kind, text=h.text, score=r.score, metadata=h.metadata, scores=scores))
+                                kind=h.kind, text=h.text, score=r.score, metadata=h.metadata,
+                                freshness=r.freshness, scores=scores))
     return SearchOut(results=out, strategy=strategy.name)
 
 
