@@ -312,10 +312,13 @@ class WeightsIn(Input):
     keyword: float | None = Field(default=None, ge=0, le=100)
 
 
+StrategyName = Literal["hybrid_rrf", "hybrid_zscore", "vector_only", "keyword_only"]
+
+
 class RetrievalDefaults(Input):
     """Per-namespace (PUT /settings/retrieval) or per-request retrieval choices."""
 
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     rrf_k: float | None = Field(default=None, ge=0, le=10_000)
     weights: WeightsIn | None = None
     candidates: int | None = Field(default=None, ge=1, le=500)
@@ -325,7 +328,7 @@ class SearchIn(Input):
     query: Annotated[Text, Field(max_length=10_000)]
     k: int = Field(default=10, ge=1, le=200)
     mode: Literal["hybrid", "vector", "keyword"] | None = None
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     rrf_k: float | None = Field(default=None, ge=0, le=10_000)
     weights: WeightsIn | None = None
     filters: FiltersIn | None = None
@@ -374,7 +377,7 @@ class AssembleIn(Input):
     reserve: ReserveIn | None = None
     filters: FiltersIn | None = None
     format: Literal["text", "messages"] = "text"
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     exclude_flagged: bool = False
 
 

@@ -31,7 +31,7 @@ from benchmarks.corpus import load_locomo, session_numbers, turn_text
 from benchmarks.server import embedded_database, make_tenant, serve
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "locomo.json"
-STRATEGIES = ("keyword_only", "vector_only", "hybrid_rrf")
+STRATEGIES = ("keyword_only", "vector_only", "hybrid_rrf", "hybrid_zscore")
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _DIA = re.compile(r"^D(\d+):(\d+)$")
 
@@ -183,8 +183,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         row[f"{strategy}@{k}"] = len(q.evidence & set(found[:k])) / len(q.evidence)
                 for b in budgets:
                     started = time.perf_counter()
-                    r = client.post("/context/assemble", json={"query": q.question, "budget_tokens": b},
-                                    headers=headers)
+                    body = {"query": q.question, "budget_tokens": b}
+                    if args.assemble_strategy:
+                        body["strategy"] = args.assemble_strategy
+                    r = client.post("/context/assemble", json=body, headers=headers)
                     latencies.append((time.perf_counter() - started) * 1000)
                     r.raise_for_status()
                     out = r.json()
@@ -279,6 +281,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true",
                    help="with --database-url: reuse the namespaces of an earlier run instead of ingesting again")
     p.add_argument("--namespace-suffix", default="", help="appended to each namespace name (separate variants)")
+    p.add_argument("--assemble-strategy", default=None, help="strategy for assemble (default: the namespace's)")
     p.add_argument("--skip-search", action="store_true", help="measure assemble only (no recall@k per strategy)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     return p.parse_args(argv)

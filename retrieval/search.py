@@ -23,7 +23,7 @@ from psycopg.rows import class_row
 from memory.freshness import FreshnessPolicy, freshness_score, weighted
 from retrieval import bm25
 from retrieval.filters import NO_FILTERS, Filters, where
-from retrieval.fusion import Ranked, rrf
+from retrieval.fusion import Ranked, rrf, zscore
 from retrieval.strategies import Strategy
 
 _HIT_COLUMNS = (
@@ -124,7 +124,10 @@ def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit]) -> list[Resu
     if strategy.uses_keyword():
         lists["keyword"] = [(h.chunk_id, h.score) for h in keyword]
     weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
-    fused = rrf(lists, k=strategy.rrf_k, weights=weights)
+    if strategy.fusion == "zscore":
+        fused = zscore(lists, weights=weights)
+    else:
+        fused = rrf(lists, k=strategy.rrf_k, weights=weights)
     return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]  # type: ignore[index]
 
 

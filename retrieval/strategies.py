@@ -16,6 +16,7 @@ class Strategy:
     keyword_weight: float
     rrf_k: float = DEFAULT_RRF_K
     candidates: int = 50  # how deep each retriever looks before fusion
+    fusion: str = "rrf"  # rrf | zscore (retrieval/fusion.py)
 
     def uses_vector(self) -> bool:
         return self.vector_weight > 0
@@ -28,6 +29,8 @@ class Strategy:
 # memory, and a sharper k lets a confident top rank count; equal weights with k=60 lost 8 points of
 # recall@10 against these.
 HYBRID_RRF = Strategy("hybrid_rrf", vector_weight=0.5, keyword_weight=1.0, rrf_k=20)
+# Standardised scores, BM25 weighted 0.7 and vectors 0.3 (the convex weights measured on LoCoMo).
+HYBRID_ZSCORE = Strategy("hybrid_zscore", vector_weight=0.3, keyword_weight=0.7, fusion="zscore")
 VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
 KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
 
@@ -44,7 +47,7 @@ def depth_for_budget(strategy: Strategy, budget_tokens: int) -> Strategy:
     return replace(strategy, candidates=depth) if depth != strategy.candidates else strategy
 
 
-STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, VECTOR_ONLY, KEYWORD_ONLY)}
+STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, HYBRID_ZSCORE, VECTOR_ONLY, KEYWORD_ONLY)}
 MODES = {"hybrid": HYBRID_RRF, "vector": VECTOR_ONLY, "keyword": KEYWORD_ONLY}
 
 
