@@ -36,7 +36,7 @@ def model_status(conn: psycopg.Connection[Any], namespace_id: int, default_model
     ).fetchall())
     job = conn.execute(
         "SELECT status, done, total, error FROM jobs WHERE namespace_id = %(ns)s AND kind = 'reembed'"
-        " ORDER BY created_at DESC LIMIT 1",
+        " ORDER BY created_at DESC, id DESC LIMIT 1",
         {"ns": namespace_id},
     ).fetchone()
     job_status, job_error = (job[0], job[3]) if job else (None, None)
