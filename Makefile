@@ -29,7 +29,8 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's chromium for the browser test"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser test will fail saying what to do"; \
 	  else \
 	    echo "chromium is missing: run 'sudo apt-get install chromium' for the browser test"; \
 	  fi; }

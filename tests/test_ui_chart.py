@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from api.ui.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, line_chart, y_of
-from api.ui.render import ago, score, when
+from api.ui.render import ago, day, score, when
 
 
 def test_points_are_evenly_spaced_oldest_first_with_one_at_the_top() -> None:
@@ -57,3 +57,4 @@ def test_ago(delta: timedelta, text: str) -> None:
 def test_score_and_time_formats() -> None:
     assert score(None) == "–" and score(0.5) == "0.50" and score(1) == "1.00"
     assert when(datetime(2026, 11, 22, 13, 5, tzinfo=timezone(timedelta(hours=1)))) == "2026-11-22 12:05 UTC"
+    assert day(datetime(2026, 11, 23, 0, 30, tzinfo=timezone(timedelta(hours=1)))) == "2026-11-22"

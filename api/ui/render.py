@@ -39,6 +39,10 @@ def when(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
 def ago(then: datetime, now: datetime) -> str:
     """How long before `now`, in the largest whole unit: '90 days ago', '3 h ago', 'just now'."""
     seconds = (now - then).total_seconds()
@@ -58,7 +62,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(score=score, when=when)
+_env.filters.update(score=score, when=when, day=day)
 _env.globals.update(ago=ago, css=Markup(CSS))
 
 
