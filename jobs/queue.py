@@ -101,6 +101,22 @@ def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str] = KIN
         ).fetchone()
 
 
+def claim_job(conn: psycopg.Connection[Any], job_id: uuid.UUID, worker: str,
+              stale_after: timedelta = timedelta(seconds=30)) -> Job | None:
+    """Take this job, to run it in the caller, if it is queued or its worker stopped beating.
+    None when another worker holds it (or it has finished)."""
+    with conn.cursor(row_factory=class_row(Job)) as cur:
+        return cur.execute(
+            f"UPDATE jobs SET status = 'running', worker = %(w)s, heartbeat_at = now(), attempts = attempts + 1,"
+            f" started_at = coalesce(started_at, now())"
+            f" WHERE id = (SELECT id FROM jobs WHERE id = %(id)s AND (status = 'queued'"
+            f"   OR (status = 'running' AND heartbeat_at < now() - %(stale)s AND attempts < %(max)s))"
+            f"   FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {COLUMNS}",
+            {"w": worker, "id": job_id, "stale": stale_after, "max": MAX_ATTEMPTS},
+        ).fetchone()
+
+
 def heartbeat(conn: psycopg.Connection[Any], job: Job, worker: str, done: int | None = None,
               total: int | None = None) -> None:
     """Record progress and that the worker is alive; raise LeaseLost if the job is no longer ours."""

@@ -47,6 +47,13 @@ def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None)
         job = queue.claim(conn, worker, kinds or [k for k in queue.KINDS if k in HANDLERS], stale)
     if job is None:
         return None
+    run_claimed(services, worker, job)
+    return job
+
+
+def run_claimed(services: Services, worker: str, job: Job) -> None:
+    """Run a job this worker has claimed; its outcome is recorded on the job, never raised."""
+    _load_handlers()
     log.info("job %s (%s, namespace %s) started by %s, attempt %s", job.id, job.kind, job.namespace_id, worker,
              job.attempts)
 
@@ -58,19 +65,18 @@ def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None)
         result = HANDLERS[job.kind](services, job, progress)
     except LeaseLost:
         log.warning("job %s was taken over by another worker; %s stops", job.id, worker)
-        return job
+        return
     except Exception as exc:  # a failed job is recorded, never allowed to kill the worker
         log.exception("job %s failed", job.id)
         with services.pool.connection() as conn:
             queue.fail(conn, job, worker, f"{type(exc).__name__}: {exc}")
-        return job
+        return
     with services.pool.connection() as conn:
         try:
             queue.finish(conn, job, worker, result)
         except LeaseLost:
             log.warning("job %s finished by %s after it was taken over", job.id, worker)
     log.info("job %s done: %s", job.id, result)
-    return job
 
 
 def drain(services: Services, worker: str, kinds: Sequence[str] | None = None, limit: int = 100) -> int:
