@@ -261,6 +261,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("agentmem.assemble").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the table
     args = parse_args(list(argv or []))
     result = run(args)
     print_table(result, [int(b) for b in args.budgets.split(",")])

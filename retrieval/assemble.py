@@ -189,7 +189,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         scratch = _scratch_candidates(entries, qvec)
 
     t = time.perf_counter()
-    longs, dropped = _long_candidates(results, strategy.candidates)
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates)  # the fused union of both lists
     filtered: list[Dropped] = []
     if req.exclude_flagged:
         filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]

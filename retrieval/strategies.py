@@ -32,8 +32,9 @@ VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
 KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
 
 # Assemble looks deep enough to fill its budget: a short item (a chat turn and its citation) costs
-# ~20-40 tokens, so 50 candidates run out before a 2,000-token budget does.
-TOKENS_PER_CANDIDATE = 20
+# ~35 tokens, so 2,000 tokens hold ~55 of them. Each retriever returns budget/40 (at least 50) and
+# assemble considers their whole fused union (up to twice that), so short items never run out first.
+TOKENS_PER_CANDIDATE = 40
 MAX_ASSEMBLE_DEPTH = 200
 
 
