@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import partial
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from agentmem.services import Services
 from jobs import alerts, queue
@@ -25,7 +27,7 @@ from jobs.probe_scoring import (
 from jobs.queue import Job
 from jobs.scheduler import schedule
 from jobs.webhook import post_json
-from jobs.worker import Progress, handler, run_claimed
+from jobs.worker import Progress, handler, run_one
 from memory.freshness import FreshnessPolicy, freshness_by_source
 from memory.namespaces import NamespaceSettings, namespace_settings
 from retrieval.filters import NO_FILTERS
@@ -35,15 +37,24 @@ from retrieval.strategies import deep_enough, for_namespace
 log = logging.getLogger("agentmem.jobs")
 
 
+def _query_embedder(services: Services) -> Callable[[str], np.ndarray]:
+    """How /search embeds a query (api/routes/retrieval.py): change both together."""
+    return lambda q: services.embedder.embed([q])[0]
+
+
+def _model(services: Services) -> str:
+    """The model whose vectors count as current for freshness, as GET /freshness reckons it."""
+    return services.embedder.name
+
+
 def run_probe(services: Services, ns: NamespaceSettings, probe: store.Probe) -> ProbeOutcome:
     """One probe, searched exactly as `POST /search {"query", "k", "strategy"}` would be by this namespace."""
     strategy = deep_enough(for_namespace(ns.retrieval, name=probe.strategy), probe.k)
     freshness = FreshnessPolicy.from_settings(ns.freshness)
     plan = SearchPlan(ns.id, probe.query, strategy, NO_FILTERS, services.settings.exact_search_max_chunks, freshness)
-    results, _ = run_search(services.pool, lambda q: services.embedder.embed([q])[0], plan, services.executor,
-                            Timings())
+    results, _ = run_search(services.pool, _query_embedder(services), plan, services.executor, Timings())
     with services.pool.connection() as conn:
-        fresh = freshness_by_source(conn, ns.id, probe.expected, freshness, services.embedder.name)
+        fresh = freshness_by_source(conn, ns.id, probe.expected, freshness, _model(services))
     return score_probe(probe.expected, [r.hit.source_uri for r in results[: probe.k]], fresh)
 
 
@@ -118,17 +129,13 @@ def run_probes(services: Services, job: Job, progress: Progress) -> dict[str, An
 def run_now(services: Services, namespace_id: int, requested_by: str) -> tuple[Job, bool]:
     """Queue the namespace's probes job and run it here, unless another worker holds it.
     Returns the job as it stands after, and whether it ran here."""
-    me = queue.worker_name()
-    stale = timedelta(seconds=services.settings.job_stale_after_seconds)
     with services.pool.connection() as conn:
         job, _ = queue.enqueue(conn, "probes", namespace_id, requested_by=requested_by)
-        claimed = queue.claim_job(conn, job.id, me, stale)
-    if claimed is not None:
-        run_claimed(services, me, claimed)
+    ran_here = run_one(services, queue.worker_name(), ["probes"], job_id=job.id) is not None
     with services.pool.connection() as conn:
         now = queue.get(conn, namespace_id, job.id)
     assert now is not None
-    return now, claimed is not None
+    return now, ran_here
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ job was taken over; the handler lets it propagate and the worker stops without t
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any, Callable, Protocol, Sequence
 
@@ -39,21 +40,15 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None) -> Job | None:
-    """Claim one job and run it to the end. Returns the job claimed, or None if there was none."""
+def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None,
+            job_id: uuid.UUID | None = None) -> Job | None:
+    """Claim one job (or job `job_id`) and run it to the end. Returns the job claimed, or None."""
     _load_handlers()
     stale = timedelta(seconds=services.settings.job_stale_after_seconds)
     with services.pool.connection() as conn:
-        job = queue.claim(conn, worker, kinds or [k for k in queue.KINDS if k in HANDLERS], stale)
+        job = queue.claim(conn, worker, kinds or [k for k in queue.KINDS if k in HANDLERS], stale, job_id)
     if job is None:
         return None
-    run_claimed(services, worker, job)
-    return job
-
-
-def run_claimed(services: Services, worker: str, job: Job) -> None:
-    """Run a job this worker has claimed; its outcome is recorded on the job, never raised."""
-    _load_handlers()
     log.info("job %s (%s, namespace %s) started by %s, attempt %s", job.id, job.kind, job.namespace_id, worker,
              job.attempts)
 
@@ -65,18 +60,19 @@ def run_claimed(services: Services, worker: str, job: Job) -> None:
         result = HANDLERS[job.kind](services, job, progress)
     except LeaseLost:
         log.warning("job %s was taken over by another worker; %s stops", job.id, worker)
-        return
+        return job
     except Exception as exc:  # a failed job is recorded, never allowed to kill the worker
         log.exception("job %s failed", job.id)
         with services.pool.connection() as conn:
             queue.fail(conn, job, worker, f"{type(exc).__name__}: {exc}")
-        return
+        return job
     with services.pool.connection() as conn:
         try:
             queue.finish(conn, job, worker, result)
         except LeaseLost:
             log.warning("job %s finished by %s after it was taken over", job.id, worker)
     log.info("job %s done: %s", job.id, result)
+    return job
 
 
 def drain(services: Services, worker: str, kinds: Sequence[str] | None = None, limit: int = 100) -> int:

@@ -19,9 +19,6 @@ from jobs import queue, worker
 @pytest.fixture
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
     settings = Settings(database_url=fresh_db, data_dir=tmp_path, scheduler=False)
-    # The real handlers register on import: load them first, so that a test's stand-in (monkeypatched
-    # into HANDLERS) is not replaced by the real one when the worker imports them.
-    worker._load_handlers()
     pool = open_pool(fresh_db, 1, 4)
     with ThreadPoolExecutor(2) as executor:
         yield Services(pool=pool, embedder=HashEmbedder(), settings=settings, executor=executor)
