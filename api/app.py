@@ -18,7 +18,7 @@ from agentmem.migrate import migrate
 from agentmem.services import Services
 from agentmem.settings import Settings
 from api.errors import error_body, install_error_handlers
-from api.routes import admin, documents, freshness, retrieval, tasks, ui
+from api.routes import admin, documents, freshness, metrics, probes, retrieval, tasks, ui
 from embeddings.base import Embedder
 
 log = logging.getLogger("agentmem")
@@ -122,6 +122,8 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(retrieval.router)
     app.include_router(freshness.router)
+    app.include_router(probes.router)
+    app.include_router(metrics.router)
     app.include_router(ui.router)
 
     @app.get("/healthz", tags=["ops"])

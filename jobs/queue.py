@@ -81,8 +81,8 @@ def enqueue(conn: psycopg.Connection[Any], kind: str, namespace_id: int, params:
 
 
 def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str] = KINDS,
-          stale_after: timedelta = timedelta(seconds=30)) -> Job | None:
-    """Take the oldest queued job, or a running one whose worker stopped beating."""
+          stale_after: timedelta = timedelta(seconds=30), job_id: uuid.UUID | None = None) -> Job | None:
+    """Take the oldest queued job (or job `job_id`), or a running one whose worker stopped beating."""
     with conn.transaction(), conn.cursor(row_factory=class_row(Job)) as cur:
         cur.execute(
             "UPDATE jobs SET status = 'failed', finished_at = now(),"
@@ -93,11 +93,12 @@ def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str] = KIN
         return cur.execute(
             f"UPDATE jobs SET status = 'running', worker = %(w)s, heartbeat_at = now(), attempts = attempts + 1,"
             f" started_at = coalesce(started_at, now())"
-            f" WHERE id = (SELECT id FROM jobs WHERE kind = ANY(%(kinds)s) AND (status = 'queued'"
+            f" WHERE id = (SELECT id FROM jobs WHERE kind = ANY(%(kinds)s)"
+            f"   AND (%(job)s::uuid IS NULL OR id = %(job)s) AND (status = 'queued'"
             f"   OR (status = 'running' AND heartbeat_at < now() - %(stale)s))"
             f"   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
             f" RETURNING {COLUMNS}",
-            {"w": worker, "kinds": list(kinds), "stale": stale_after},
+            {"w": worker, "kinds": list(kinds), "stale": stale_after, "job": job_id},
         ).fetchone()
 
 

@@ -9,6 +9,7 @@ job was taken over; the handler lets it propagate and the worker stops without t
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any, Callable, Protocol, Sequence
 
@@ -39,12 +40,13 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None) -> Job | None:
-    """Claim one job and run it to the end. Returns the job claimed, or None if there was none."""
+def run_one(services: Services, worker: str, kinds: Sequence[str] | None = None,
+            job_id: uuid.UUID | None = None) -> Job | None:
+    """Claim one job (or job `job_id`) and run it to the end. Returns the job claimed, or None."""
     _load_handlers()
     stale = timedelta(seconds=services.settings.job_stale_after_seconds)
     with services.pool.connection() as conn:
-        job = queue.claim(conn, worker, kinds or [k for k in queue.KINDS if k in HANDLERS], stale)
+        job = queue.claim(conn, worker, kinds or [k for k in queue.KINDS if k in HANDLERS], stale, job_id)
     if job is None:
         return None
     log.info("job %s (%s, namespace %s) started by %s, attempt %s", job.id, job.kind, job.namespace_id, worker,

@@ -109,6 +109,40 @@ def set_freshness_settings(conn: psycopg.Connection[Any], who: Principal, settin
         )
 
 
+@dataclass(frozen=True)
+class NamespaceSettings:
+    """A namespace's stored settings, for work done outside a request (jobs, the CLI)."""
+
+    id: int
+    name: str
+    retrieval: dict[str, Any]
+    freshness: dict[str, Any]
+    alerting: dict[str, Any]  # thresholds and webhook (jobs/probe_scoring.py), and the probe baseline
+
+
+def namespace_settings(conn: psycopg.Connection[Any], namespace_id: int) -> NamespaceSettings:
+    cur = conn.cursor(row_factory=class_row(NamespaceSettings))
+    row = cur.execute("SELECT id, name, retrieval, freshness, alerting FROM namespaces WHERE id = %(ns)s",
+                      {"ns": namespace_id}).fetchone()
+    if row is None:
+        raise NotFound(f"no namespace with id {namespace_id}")
+    return row
+
+
+def set_alerting_settings(conn: psycopg.Connection[Any], namespace_id: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """Replace the alert thresholds and webhook; the probe baseline (key "baseline") is kept."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE namespaces SET alerting = %(a)s || CASE WHEN alerting ? 'baseline'"
+            " THEN jsonb_build_object('baseline', alerting -> 'baseline') ELSE '{}' END"
+            " WHERE id = %(ns)s RETURNING alerting",
+            {"a": Jsonb({k: v for k, v in settings.items() if k != "baseline"}), "ns": namespace_id},
+        ).fetchone()
+    if row is None:
+        raise NotFound(f"no namespace with id {namespace_id}")
+    return row[0]  # type: ignore[no-any-return]
+
+
 def delete_namespace(conn: psycopg.Connection[Any], name: str) -> dict[str, int]:
     """Delete a namespace and everything in it; returns how many rows of each kind went."""
     with conn.transaction():

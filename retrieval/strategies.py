@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from agentmem.errors import InvalidInput
 from retrieval.fusion import DEFAULT_RRF_K
@@ -83,3 +83,23 @@ def resolve_strategy(
         if "keyword" in weights and strategy.keyword_weight > 0:
             changes["keyword_weight"] = weights["keyword"]
     return replace(strategy, **changes) if changes else strategy  # type: ignore[arg-type]
+
+
+def for_namespace(defaults: Mapping[str, Any] | None, *, name: str | None = None, mode: str | None = None,
+                  rrf_k: float | None = None, weights: Mapping[str, float] | None = None) -> Strategy:
+    """Request choices over the namespace's stored defaults (PUT /settings/retrieval) over hybrid_rrf.
+
+    Shared by /search, /context/assemble and the drift probes, so a probe measures what users get.
+    """
+    ns = defaults or {}
+    stored_weights = {k: float(v) for k, v in (ns.get("weights") or {}).items() if v is not None}
+    base = resolve_strategy(ns.get("strategy"), rrf_k=ns.get("rrf_k"), candidates=ns.get("candidates"),
+                            weights=stored_weights or None)
+    if name is not None or mode is not None:
+        base = resolve_strategy(name, mode=mode, rrf_k=base.rrf_k, candidates=base.candidates)
+    return resolve_strategy(base=base, rrf_k=rrf_k, weights=weights)
+
+
+def deep_enough(strategy: Strategy, k: int) -> Strategy:
+    """The strategy with each retriever looking at least k deep, so k results can come back."""
+    return resolve_strategy(base=strategy, candidates=max(strategy.candidates, k))

@@ -33,7 +33,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @dataclass(frozen=True)
 class Call:
     method: str
-    path: str  # path and body strings may hold {task}, {doc}, {trace}, {ns}
+    path: str  # path and body strings may hold {task}, {doc}, {trace}, {probe}, {ns}
     body: dict[str, Any] | None = None
 
     def send(self, client: TestClient, headers: dict[str, str], **ids: str) -> httpx.Response:
@@ -42,9 +42,9 @@ class Call:
 
     @property
     def target(self) -> str | None:
-        """The kind of id the call names ("task", "doc", "trace"), if it names one."""
+        """The kind of id the call names ("task", "doc", "trace", "probe"), if it names one."""
         text = self.path + json.dumps(self.body)
-        return next((t for t in ("task", "doc", "trace") if "{" + t + "}" in text), None)
+        return next((t for t in ("task", "doc", "trace", "probe") if "{" + t + "}" in text), None)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}" + (" (task_id)" if self.body and "task_id" in self.body else "")
@@ -79,12 +79,24 @@ KEY_CALLS = [
     Call("GET", "/documents/{doc}/freshness"),
     Call("GET", "/settings/freshness"),
     Call("PUT", "/settings/freshness", {"weight": 0.5}),
+    Call("POST", "/probes", {"query": "alpha document", "expected": ["doc:planted"]}),
+    Call("GET", "/probes"),
+    Call("POST", "/probes/run"),
+    Call("GET", "/probes/score"),
+    Call("POST", "/probes/baseline", {"score": 0.1}),
+    Call("GET", "/probes/{probe}"),
+    Call("GET", "/probes/{probe}/runs"),
+    Call("DELETE", "/probes/{probe}"),
+    Call("GET", "/alerts"),
+    Call("GET", "/settings/alerting"),
+    Call("PUT", "/settings/alerting", {"probe_below": 0.9, "webhook_url": "http://127.0.0.1:9/stolen"}),
 ]
 BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [
     Call("POST", "/admin/namespaces", {"name": "gamma"}),
     Call("POST", "/admin/namespaces/{ns}/keys", {"label": "stolen"}),
     Call("DELETE", "/admin/namespaces/{ns}"),
+    Call("GET", "/metrics"),
 ]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -97,22 +109,28 @@ class World:
     a_doc: str
     a_entries: list[str]
     a_trace: str
+    a_probe: str  # run once, which raised an alert
     b_task: str
     b_doc: str
     b_entries: list[str]
     b_trace: str
+    b_probe: str
 
     def ids(self) -> dict[str, str]:
-        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "ns": self.a.name}
+        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "probe": self.a_probe,
+                "ns": self.a.name}
 
 
-def _ok(r: httpx.Response) -> dict[str, Any]:
+def _ok(r: httpx.Response) -> Any:
     assert r.status_code in (200, 201), r.text
-    return r.json()  # type: ignore[no-any-return]
+    if not r.headers.get("content-type", "").startswith("application/json"):
+        return r.text  # /metrics answers in Prometheus' text format
+    return r.json()
 
 
-def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str], str]:
-    """A task with two versions, three entries, a completed sibling task, a document, a memory, a trace."""
+def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str], str, str]:
+    """A task with two versions, three entries, a completed sibling task, a document, a memory, a trace,
+    and a probe that was run and raised an alert."""
     h = t.headers
     task = _ok(client.post("/tasks", json={"goal": f"{word} goal", "constraints": [f"{word} rule"],
                                            "pinned": [{"label": "brief", "text": f"{word} pinned"}]}, headers=h))["id"]
@@ -132,14 +150,19 @@ def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[
     _ok(client.post("/memories", json={"kind": "preference", "text": f"{word} likes tea"}, headers=h))
     trace = _ok(client.post("/context/assemble", json={"query": word, "budget_tokens": 2000, "task_id": task},
                             headers=h))["trace_id"]
-    return task, doc, entries, trace
+    probe = _ok(client.post("/probes", json={"query": f"{word} document text", "expected": [f"doc:{word}-retired"]},
+                            headers=h))["id"]
+    ran = _ok(client.post("/probes/run", headers=h))
+    assert ran["job"]["status"] == "done" and len(ran["alerts"]) == 1, ran
+    return task, doc, entries, trace, probe
 
 
 @pytest.fixture
 def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
-    a_task, a_doc, a_entries, a_trace = _populate(client, tenant, "alpha")
-    b_task, b_doc, b_entries, b_trace = _populate(client, other_tenant, "beta")
-    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, b_task, b_doc, b_entries, b_trace)
+    a_task, a_doc, a_entries, a_trace, a_probe = _populate(client, tenant, "alpha")
+    b_task, b_doc, b_entries, b_trace, b_probe = _populate(client, other_tenant, "beta")
+    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, a_probe, b_task, b_doc, b_entries, b_trace,
+                 b_probe)
 
 
 def _assert_unauthorized(r: httpx.Response) -> None:
@@ -229,7 +252,7 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     before = snapshot(db)
     theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
-    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing)
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, probe=missing)
     a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
@@ -294,6 +317,21 @@ def test_retrieval_sees_only_own_rows(client: TestClient, world: World) -> None:
     assert _ok(client.get("/settings/retrieval", headers=world.b.headers)).get("strategy") is None
 
 
+def test_probe_listings_hold_only_own_rows(client: TestClient, world: World) -> None:
+    for me, probe, word, other in ((world.a, world.a_probe, "alpha", "beta"), (world.b, world.b_probe, "beta", "alpha")):
+        probes = _ok(client.get("/probes", headers=me.headers))
+        assert [p["id"] for p in probes] == [probe] and probes[0]["latest_run"]["probe_id"] == probe
+        alerts = _ok(client.get("/alerts", headers=me.headers))
+        assert [a["probe_id"] for a in alerts] == [probe] and other not in json.dumps(alerts)
+        quality = _ok(client.get("/probes/score", headers=me.headers))
+        assert quality["probes"] == 1 and len(quality["history"]) == 1 and other not in json.dumps(quality)
+        ran = _ok(client.post("/probes/run", headers=me.headers))
+        assert [r["probe_id"] for r in ran["results"]] == [probe]
+        assert all(other not in f for r in ran["results"] for f in r["found"])
+    _ok(client.put("/settings/alerting", json={"probe_below": 0.9}, headers=world.a.headers))
+    assert _ok(client.get("/settings/alerting", headers=world.b.headers))["probe_below"] == 0.5
+
+
 # --- (f) deleting a namespace removes all of it and nothing else --------------------------------
 
 _ROWS_OF = {
@@ -310,6 +348,11 @@ _ROWS_OF = {
     "chunk_terms": "SELECT t::text FROM chunk_terms t WHERE namespace_id = %(ns)s",
     "namespace_stats": "SELECT t::text FROM namespace_stats t WHERE namespace_id = %(ns)s",
     "assemble_traces": "SELECT t::text FROM assemble_traces t WHERE namespace_id = %(ns)s",
+    "jobs": "SELECT t::text FROM jobs t WHERE namespace_id = %(ns)s",
+    "probes": "SELECT t::text FROM probes t WHERE namespace_id = %(ns)s",
+    "probe_runs": "SELECT t::text FROM probe_runs t WHERE namespace_id = %(ns)s",
+    "probe_scores": "SELECT t::text FROM probe_scores t WHERE namespace_id = %(ns)s",
+    "alerts": "SELECT t::text FROM alerts t WHERE namespace_id = %(ns)s",
 }
 
 

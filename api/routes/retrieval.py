@@ -19,7 +19,7 @@ from retrieval.assemble import AssembleRequest, assemble
 from retrieval.filters import Filters
 from retrieval.packing import Reserve, trust_of
 from retrieval.search import SearchPlan, Timings, run_search
-from retrieval.strategies import Strategy, depth_for_budget, resolve_strategy
+from retrieval.strategies import Strategy, deep_enough, depth_for_budget, for_namespace
 
 router = APIRouter(tags=["retrieval"])
 
@@ -37,14 +37,7 @@ def to_filters(f: FiltersIn | None) -> Filters:
 def strategy_for(who: Principal, *, name: str | None = None, mode: str | None = None,
                  rrf_k: float | None = None, weights: dict[str, float] | None = None) -> Strategy:
     """Request choices over the namespace's defaults over hybrid_rrf."""
-    ns = RetrievalDefaults.model_validate(who.retrieval or {})
-    base = resolve_strategy(
-        ns.strategy, rrf_k=ns.rrf_k, candidates=ns.candidates,
-        weights=ns.weights.model_dump(exclude_none=True) if ns.weights else None,
-    )
-    if name is not None or mode is not None:
-        base = resolve_strategy(name, mode=mode, rrf_k=base.rrf_k, candidates=base.candidates)
-    return resolve_strategy(base=base, rrf_k=rrf_k, weights=weights)
+    return for_namespace(who.retrieval, name=name, mode=mode, rrf_k=rrf_k, weights=weights)
 
 
 @router.post("/search", response_model=SearchOut)
@@ -55,7 +48,7 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
         who, name=body.strategy, mode=body.mode, rrf_k=body.rrf_k,
         weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
     )
-    strategy = resolve_strategy(base=strategy, candidates=max(strategy.candidates, body.k))
+    strategy = deep_enough(strategy, body.k)
     plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
                       services.settings.exact_search_max_chunks, FreshnessPolicy.from_settings(who.freshness))
     results, _ = run_search(services.pool, lambda q: services.embedder.embed([q])[0], plan, services.executor,
