@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install serve test bench migrate clean
+.PHONY: install chromium serve test bench migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) chromium
+
+# The browser test (tests/test_ui_browser.py) drives Debian's chromium through Playwright; Playwright's
+# own browser download is not used. Installed here when missing (needs root, as in CI); otherwise the
+# test fails saying how to install it.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser test will fail saying what to do"; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium' for the browser test"; \
+	  fi; }
 
 serve: $(STAMP)
 	$(BIN)/agentmem serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""The `agentmem` command: serve, migrate, reembed, bench."""
+"""The `agentmem` command: serve, migrate, reembed, probe, bench."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs.probes import RunReport
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -42,6 +46,80 @@ def _migrate(_: argparse.Namespace) -> int:
     finally:
         database.close()
     return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """Run a namespace's probes now, on the database directly (no service needed), and print them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from agentmem.database import check_pgvector, open_database, open_pool
+    from agentmem.errors import NotFound
+    from agentmem.migrate import migrate
+    from agentmem.services import Services
+    from agentmem.settings import Settings
+    from embeddings.catalog import service_embedders
+    from embeddings.models import default_model
+    from jobs import probe_store, probes
+    from memory.namespaces import get_namespace
+
+    settings = Settings()
+    database = open_database(settings.database_url, settings.data_dir)
+    try:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            check_pgvector(conn)
+        migrate(database.url)
+        pool = open_pool(database.url, 1, 4)
+        try:
+            embedders = service_embedders(settings)  # models load when the probes' search needs one
+            with pool.connection() as conn:
+                try:
+                    ns = get_namespace(conn, args.namespace)
+                except NotFound as exc:
+                    print(f"agentmem: {exc.message}", file=sys.stderr)
+                    return 2
+                default = default_model(conn, embedders)
+            with ThreadPoolExecutor(2) as executor:
+                services = Services(pool=pool, embedders=embedders, settings=settings, default_model=default,
+                                    executor=executor)
+                with pool.connection() as conn:
+                    if not probe_store.list_probes(conn, ns.id):
+                        print(f"agentmem: namespace {ns.name!r} has no probes; add some with POST /probes",
+                              file=sys.stderr)
+                        return 2
+                job, ran_here = probes.run_now(services, ns.id, requested_by="cli")
+                rep = probes.report(services, ns.id, job)
+        finally:
+            pool.close()
+    finally:
+        database.close()
+    print(probe_table(rep))
+    if not ran_here:
+        print(f"job {job.id} is being run by another process ({job.done}/{job.total or '?'} probes so far)",
+              file=sys.stderr)
+        return 1
+    return 0 if job.status == "done" else 1
+
+
+def probe_table(rep: RunReport) -> str:
+    """One line per probe, then the namespace score against its baseline and the alerts raised."""
+    flagged = {a.probe_id for a in rep.alerts}
+    rows = [("probe", "recall", "RR", "freshness", "alert")]
+    for probe, run in rep.results:
+        query = probe.query if len(probe.query) <= 48 else probe.query[:47] + "…"
+        rows.append((query, f"{run.recall:.2f}", f"{run.reciprocal_rank:.2f}",
+                     "-" if run.expected_freshness is None else f"{run.expected_freshness:.2f}",
+                     "below threshold" if probe.id in flagged else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    score = "-" if rep.score is None else f"{rep.score:.2f}"
+    baseline = "-" if rep.baseline is None else f"{rep.baseline.score:.2f} ({rep.baseline.how})"
+    lines.append(f"score {score}  baseline {baseline}  job {rep.job.id} {rep.job.status}")
+    lines.extend(f"ALERT {a.kind}: {a.message}" + (f" [webhook {a.webhook}]" if a.webhook else "") for a in rep.alerts)
+    if rep.job.error:
+        lines.append(f"job failed: {rep.job.error}")
+    return "\n".join(lines)
 
 
 def _reembed(args: argparse.Namespace) -> int:
@@ -151,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
 
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     mig.set_defaults(func=_migrate)
+
+    probe = sub.add_parser("probe", help="run a namespace's drift probes now and print recall, RR, freshness")
+    probe.add_argument("--namespace", required=True, help="the namespace's name")
+    probe.set_defaults(func=_probe)
 
     reembed = sub.add_parser("reembed", help="re-embed a namespace's stale vectors, or migrate it to another model")
     reembed.add_argument("--namespace", required=True, help="the namespace's name")

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     reembed_every_seconds: float = 3600.0  # look for stale vectors (0: only on demand)
     probes_every_seconds: float = 3600.0  # run every namespace's drift probes (0: only on demand)
 
+    # Alert webhooks (jobs/webhook.py): each attempt times out after webhook_timeout_seconds; failed
+    # attempts are retried after backoff, 2 x backoff, ... Keep attempts x timeout well under
+    # job_stale_after_seconds: the job beats its heartbeat between alerts, not inside one delivery.
+    webhook_timeout_seconds: float = 5.0
+    webhook_attempts: int = 3
+    webhook_backoff_seconds: float = 0.5
+
     pool_min_size: int = 1
     pool_max_size: int = 10
 

@@ -18,7 +18,7 @@ from agentmem.migrate import migrate
 from agentmem.services import Services
 from agentmem.settings import Settings
 from api.errors import error_body, install_error_handlers
-from api.routes import admin, documents, jobs, models, retrieval, tasks
+from api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
 from embeddings.base import Embedder
 from embeddings.catalog import service_embedders
 from embeddings.models import default_model
@@ -134,6 +134,10 @@ def create_app(
     app.include_router(retrieval.router)
     app.include_router(models.router)
     app.include_router(jobs.router)
+    app.include_router(freshness.router)
+    app.include_router(probes.router)
+    app.include_router(metrics.router)
+    app.include_router(ui.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -215,6 +215,10 @@ class DocumentIn(Input):
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
     source_updated_at: Timestamp | None = None
+    refresh_interval_days: float | None = Field(
+        default=None, gt=0, le=36_500,
+        description="How often this document's source should be re-checked; default: the namespace's.",
+    )
 
 
 
@@ -287,6 +291,7 @@ class DocumentOut(BaseModel):
     ingested_at: datetime
     updated_at: datetime
     last_verified_at: datetime
+    refresh_interval_days: float | None = None
     chunks: list[ChunkOut]
 
 
@@ -308,10 +313,13 @@ class WeightsIn(Input):
     keyword: float | None = Field(default=None, ge=0, le=100)
 
 
+StrategyName = Literal["hybrid_rrf", "hybrid_zscore", "vector_only", "keyword_only"]
+
+
 class RetrievalDefaults(Input):
     """Per-namespace (PUT /settings/retrieval) or per-request retrieval choices."""
 
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     rrf_k: float | None = Field(default=None, ge=0, le=10_000)
     weights: WeightsIn | None = None
     candidates: int | None = Field(default=None, ge=1, le=500)
@@ -321,7 +329,7 @@ class SearchIn(Input):
     query: Annotated[Text, Field(max_length=10_000)]
     k: int = Field(default=10, ge=1, le=200)
     mode: Literal["hybrid", "vector", "keyword"] | None = None
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     rrf_k: float | None = Field(default=None, ge=0, le=10_000)
     weights: WeightsIn | None = None
     filters: FiltersIn | None = None
@@ -348,6 +356,7 @@ class SearchHitOut(BaseModel):
     text: str
     score: float
     metadata: dict[str, Any]
+    freshness: float | None = None
     scores: ScoresOut | None = None
 
 
@@ -369,7 +378,7 @@ class AssembleIn(Input):
     reserve: ReserveIn | None = None
     filters: FiltersIn | None = None
     format: Literal["text", "messages"] = "text"
-    strategy: Literal["hybrid_rrf", "vector_only", "keyword_only"] | None = None
+    strategy: StrategyName | None = None
     exclude_flagged: bool = False
 
 
@@ -385,6 +394,8 @@ class ContextItemOut(BaseModel):
     trust: Literal["trusted", "untrusted"]
     flags: list[str]
     summarized: bool = False
+    freshness: float | None = None  # long-term items: 1.0 just verified, 0.5 one refresh interval overdue
+    stale: bool | None = None  # freshness below the namespace's stale_below
 
 
 class SectionOut(BaseModel):
@@ -476,3 +487,39 @@ class EmbeddingChangeOut(BaseModel):
     active: EmbeddingModelOut
     target: EmbeddingModelOut | None
     job: JobOut | None
+class FreshnessSettingsIn(Input):
+    """PUT /settings/freshness: absent fields take the defaults (memory/freshness.py)."""
+
+    refresh_interval_days: float | None = Field(default=None, gt=0, le=36_500)
+    stale_below: float | None = Field(default=None, ge=0, le=1)
+    weight: float | None = Field(default=None, ge=0, le=1, description="ranking weight of freshness; 0 = off")
+
+
+class FreshnessSettingsOut(BaseModel):
+    refresh_interval_days: float
+    stale_below: float
+    weight: float
+
+
+class DocumentFreshnessOut(BaseModel):
+    document_id: uuid.UUID
+    source_uri: str
+    kind: str
+    score: float
+    stale: bool
+    last_verified_at: datetime
+    source_updated_at: datetime | None
+    ingested_at: datetime
+    updated_at: datetime
+    content_hash: str
+    refresh_interval_days: float
+    vectors_current: bool
+    embedding_models: list[str]
+
+
+class NamespaceFreshnessOut(BaseModel):
+    score: float | None
+    documents: int
+    stale: int
+    settings: FreshnessSettingsOut
+    worst: list[DocumentFreshnessOut]

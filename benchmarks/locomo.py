@@ -31,7 +31,7 @@ from benchmarks.corpus import load_locomo, session_numbers, turn_text
 from benchmarks.server import embedded_database, make_tenant, serve
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "locomo.json"
-STRATEGIES = ("keyword_only", "vector_only", "hybrid_rrf")
+STRATEGIES = ("keyword_only", "vector_only", "hybrid_rrf", "hybrid_zscore")
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _DIA = re.compile(r"^D(\d+):(\d+)$")
 
@@ -168,13 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sid = conv["sample_id"]
             turns = conversation_turns(conv)
             known = {t.dia_id for t in turns}
-            headers = make_tenant(running, f"locomo-{sid}")
-            ingest_s += ingest(client, headers, sid, turns, not args.no_context)
+            headers, exists = tenant_for(running, f"locomo-{sid}{args.namespace_suffix}", args.reuse)
+            if not exists:
+                ingest_s += ingest(client, headers, sid, turns, not args.no_context)
             stats["turns"] += len(turns)
             baselines = {b: recent_turns_baseline(turns, b) for b in budgets}
             for q in questions(conv, known, stats):
                 row: dict[str, Any] = {"sample_id": sid, "category": q.category, "evidence": len(q.evidence)}
-                for strategy in STRATEGIES:
+                for strategy in () if args.skip_search else STRATEGIES:
                     r = client.post("/search", json={"query": q.question, "k": max(ks), "strategy": strategy},
                                     headers=headers)
                     r.raise_for_status()
@@ -183,8 +184,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         row[f"{strategy}@{k}"] = len(q.evidence & set(found[:k])) / len(q.evidence)
                 for b in budgets:
                     started = time.perf_counter()
-                    r = client.post("/context/assemble", json={"query": q.question, "budget_tokens": b},
-                                    headers=headers)
+                    body = {"query": q.question, "budget_tokens": b}
+                    if args.assemble_strategy:
+                        body["strategy"] = args.assemble_strategy
+                    r = client.post("/context/assemble", json=body, headers=headers)
                     latencies.append((time.perf_counter() - started) * 1000)
                     r.raise_for_status()
                     out = r.json()
@@ -199,6 +202,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   file=sys.stderr)
     return {"model": f"{embedder.name} {embedder.version}"} | summarise(rows, stats, latencies, server_ms, ingest_s,
                                                                        ks, budgets)
+
+
+def tenant_for(running: Any, name: str, reuse: bool) -> tuple[dict[str, str], bool]:
+    """A key for namespace `name`, and whether it already existed (then its turns are not ingested
+    again: with --reuse and a kept --database-url, a run measures retrieval only)."""
+    admin = {"Authorization": f"Bearer {running.admin_token}"}
+    if reuse:
+        with httpx.Client(base_url=running.base_url, timeout=60) as c:
+            r = c.post(f"/admin/namespaces/{name}/keys", json={"label": "bench"}, headers=admin)
+            if r.status_code == 200 or r.status_code == 201:
+                return {"Authorization": f"Bearer {r.json()['key']}"}, True
+    return make_tenant(running, name), False
 
 
 class _given:
@@ -218,8 +233,11 @@ def summarise(rows: list[dict[str, Any]], stats: dict[str, int], latencies: list
     groups: dict[str, list[dict[str, Any]]] = {"all": rows}
     for cat, name in CATEGORIES.items():
         groups[f"{cat} {name}"] = [r for r in rows if r["category"] == cat]
-    table = {g: {"questions": len(rs), **{m: round(statistics.fmean(r[m] for r in rs), 4) if rs else None
-                                           for m in metrics}} for g, rs in groups.items()}
+    def mean(rs: list[dict[str, Any]], m: str) -> float | None:
+        values = [r[m] for r in rs if m in r]
+        return round(statistics.fmean(values), 4) if values else None
+
+    table = {g: {"questions": len(rs), **{m: mean(rs, m) for m in metrics}} for g, rs in groups.items()}
     return {
         "benchmark": "locomo",
         "questions": len(rows),
@@ -232,6 +250,10 @@ def summarise(rows: list[dict[str, Any]], stats: dict[str, int], latencies: list
     }
 
 
+def _cell(value: float | None, width: int) -> str:
+    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+
 def print_table(result: dict[str, Any], budgets: list[int]) -> None:
     t = result["results"]
     print(f"model {result['model']}")
@@ -241,11 +263,12 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
     print("\nEvidence recall@k")
     print(f"{'group':<16}{'n':>6}" + "".join(f"{s.split('_')[0] + '@' + str(k):>14}" for s in STRATEGIES for k in (5, 10, 20)))
     for g, m in t.items():
-        print(f"{g:<16}{m['questions']:>6}" + "".join(f"{m[f'{s}@{k}']:>14.3f}" for s in STRATEGIES for k in (5, 10, 20)))
+        print(f"{g:<16}{m['questions']:>6}" + "".join(_cell(m[f"{s}@{k}"], 14) for s in STRATEGIES for k in (5, 10, 20)))
     print("\nAll evidence in context (assemble vs most recent turns)")
     print(f"{'group':<16}{'n':>6}" + "".join(f"{'asm@' + str(b):>12}{'recent@' + str(b):>12}" for b in budgets))
     for g, m in t.items():
-        print(f"{g:<16}{m['questions']:>6}" + "".join(f"{m[f'assemble@{b}']:>12.3f}{m[f'recent@{b}']:>12.3f}" for b in budgets))
+        print(f"{g:<16}{m['questions']:>6}" + "".join(_cell(m[f"assemble@{b}"], 12) + _cell(m[f"recent@{b}"], 12)
+                                                     for b in budgets))
     lat = result["assemble_latency_ms"]
     print(f"\nassemble latency: p50 {lat['p50']} ms, p95 {lat['p95']} ms over {lat['calls']} calls; "
           f"server stages p50: {result['assemble_server_stage_ms_p50']}")
@@ -259,12 +282,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--database-url", default=None, help="PostgreSQL to use (default: an embedded one under /tmp)")
     p.add_argument("--no-context", action="store_true", help="index each turn alone (no preceding turn)")
     p.add_argument("--model", default="all-MiniLM-L6-v2", help="embedding model (embeddings/catalog.py)")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --database-url: reuse the namespaces of an earlier run instead of ingesting again")
+    p.add_argument("--namespace-suffix", default="", help="appended to each namespace name (separate variants)")
+    p.add_argument("--assemble-strategy", default=None, help="strategy for assemble (default: the namespace's)")
+    p.add_argument("--skip-search", action="store_true", help="measure assemble only (no recall@k per strategy)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("agentmem.assemble").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the table
     args = parse_args(list(argv or []))
     result = run(args)
     print_table(result, [int(b) for b in args.budgets.split(",")])

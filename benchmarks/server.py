@@ -47,13 +47,16 @@ def embedded_database() -> Iterator[str]:
 
 
 @contextmanager
-def serve(database_url: str, embedder: Embedder, settings: Settings | None = None) -> Iterator[Running]:
-    """Run create_app on uvicorn in a thread; the app shares `embedder` (and its lock) with the caller."""
+def serve(database_url: str, embedder: Embedder, settings: Settings | None = None,
+          scheduler: bool = False) -> Iterator[Running]:
+    """Run create_app on uvicorn in a thread; the app shares `embedder` (and its lock) with the caller.
+    The job scheduler runs only when asked: most benchmarks measure requests alone."""
     token = "bench-" + secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="agentmem-bench-data-", dir="/tmp") as data_dir:
         base = settings or Settings()
         settings = base.model_copy(
-            update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token, "scheduler": False}
+            update={"database_url": database_url, "data_dir": Path(data_dir), "admin_token": token,
+                    "scheduler": scheduler}
         )
         app = create_app(settings, embedder=embedder)
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP. Without it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 import numpy as np
@@ -27,7 +27,8 @@ from memory.namespaces import Principal
 
 _COLUMNS = (
     "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"
-    " ingested_at, updated_at, last_verified_at"
+    " ingested_at, updated_at, last_verified_at,"
+    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days"
 )
 
 
@@ -41,6 +42,7 @@ class DocumentInput:
     source_updated_at: datetime | None = None
     task_id: uuid.UUID | None = None
     context: str | None = None  # indexed with every chunk (embedding and keywords), never shown
+    refresh_interval_days: float | None = None  # None: the namespace's (memory/freshness.py)
 
 
 def index_text(context: str | None, text: str) -> str:
@@ -64,6 +66,7 @@ class Document:
     ingested_at: datetime
     updated_at: datetime
     last_verified_at: datetime
+    refresh_interval_days: float | None
 
 
 @dataclass(frozen=True)
@@ -140,16 +143,17 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             {"ns": who.namespace_id, "uri": d.source_uri},
         ).fetchone()
         if old is not None and old.content_hash == p.hash and old.context == d.context:
-            if (old.title, old.metadata, old.source_updated_at) == (d.title, d.metadata, d.source_updated_at):
+            if (old.title, old.metadata, old.source_updated_at, old.refresh_interval_days) == (
+                    d.title, d.metadata, d.source_updated_at, d.refresh_interval_days):
                 conn.execute("UPDATE documents SET last_verified_at = now() WHERE id = %(id)s", {"id": old.id})
                 return UpsertResult(old.id, old.version, "unchanged", _chunk_count(conn, old.id))
             # Same text, new title or metadata: a new version that keeps its chunks and vectors.
             conn.execute(
                 "UPDATE documents SET title = %(title)s, metadata = %(metadata)s,"
-                " source_updated_at = %(src)s, version = version + 1, updated_at = now(),"
-                " last_verified_at = now(), written_by = %(key)s WHERE id = %(id)s",
+                " source_updated_at = %(src)s, refresh_interval = %(refresh)s, version = version + 1,"
+                " updated_at = now(), last_verified_at = now(), written_by = %(key)s WHERE id = %(id)s",
                 {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
-                 "key": who.key_id},
+                 "key": who.key_id, "refresh": _interval(d.refresh_interval_days)},
             )
             conn.execute(
                 "UPDATE chunks SET metadata = %(metadata)s, source_updated_at = %(src)s WHERE document_id = %(id)s",
@@ -167,12 +171,14 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             "ns": who.namespace_id, "uri": d.source_uri, "kind": d.kind, "title": d.title,
             "metadata": Jsonb(d.metadata), "text": d.text, "context": d.context, "hash": p.hash, "tokens": tokens,
             "task": d.task_id, "src": d.source_updated_at, "key": who.key_id,
+            "refresh": _interval(d.refresh_interval_days),
         }
         if old is None:
             row = conn.execute(
                 "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, context, content_hash,"
-                " tokens, task_id, source_updated_at, written_by) VALUES (%(ns)s, %(uri)s, %(kind)s, %(title)s,"
-                " %(metadata)s, %(text)s, %(context)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s) RETURNING id",
+                " tokens, task_id, source_updated_at, written_by, refresh_interval) VALUES (%(ns)s, %(uri)s, %(kind)s,"
+                " %(title)s, %(metadata)s, %(text)s, %(context)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s,"
+                " %(refresh)s) RETURNING id",
                 params,
             ).fetchone()
             assert row is not None
@@ -183,8 +189,8 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 "UPDATE documents SET kind = %(kind)s, title = %(title)s, metadata = %(metadata)s,"
                 " text = %(text)s, context = %(context)s, content_hash = %(hash)s, tokens = %(tokens)s,"
                 " version = version + 1,"
-                " source_updated_at = %(src)s, written_by = %(key)s, updated_at = now(),"
-                " last_verified_at = now() WHERE id = %(id)s",
+                " source_updated_at = %(src)s, refresh_interval = %(refresh)s, written_by = %(key)s,"
+                " updated_at = now(), last_verified_at = now() WHERE id = %(id)s",
                 {**params, "id": doc_id},
             )
             conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
@@ -231,6 +237,10 @@ def _write_pending(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.U
         copy.set_types(["int8", "int4", "int8", "bytea", "vector"])
         for chunk_id, text, vector in zip(ids, p.inputs(), vectors, strict=True):
             copy.write_row((chunk_id, model.id, who.namespace_id, input_hash(text), vector))
+
+
+def _interval(days: float | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)
 
 
 def _record_version(

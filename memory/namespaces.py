@@ -34,6 +34,7 @@ class Principal:
     namespace: str
     key_id: uuid.UUID
     retrieval: dict[str, Any] = field(default_factory=dict)  # the namespace's retrieval defaults
+    freshness: dict[str, Any] = field(default_factory=dict)  # its freshness settings (memory/freshness.py)
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,14 @@ def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str) ->
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
     row = conn.execute(
-        "SELECT k.namespace_id, n.name, k.id, n.retrieval FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
+        "SELECT k.namespace_id, n.name, k.id, n.retrieval, n.freshness FROM api_keys k"
+        " JOIN namespaces n ON n.id = k.namespace_id"
         " WHERE k.key_hash = %(hash)s",
         {"hash": hash_key(key)},
     ).fetchone()
     if row is None:
         return None
-    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3])
+    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3], freshness=row[4])
 
 
 def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaults: dict[str, Any]) -> None:
@@ -100,6 +102,47 @@ def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaul
         conn.execute(
             "UPDATE namespaces SET retrieval = %(r)s WHERE id = %(ns)s", {"r": Jsonb(defaults), "ns": who.namespace_id}
         )
+
+
+def set_freshness_settings(conn: psycopg.Connection[Any], who: Principal, settings: dict[str, Any]) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE namespaces SET freshness = %(f)s WHERE id = %(ns)s", {"f": Jsonb(settings), "ns": who.namespace_id}
+        )
+
+
+@dataclass(frozen=True)
+class NamespaceSettings:
+    """A namespace's stored settings, for work done outside a request (jobs, the CLI)."""
+
+    id: int
+    name: str
+    retrieval: dict[str, Any]
+    freshness: dict[str, Any]
+    alerting: dict[str, Any]  # thresholds and webhook (jobs/probe_scoring.py), and the probe baseline
+
+
+def namespace_settings(conn: psycopg.Connection[Any], namespace_id: int) -> NamespaceSettings:
+    cur = conn.cursor(row_factory=class_row(NamespaceSettings))
+    row = cur.execute("SELECT id, name, retrieval, freshness, alerting FROM namespaces WHERE id = %(ns)s",
+                      {"ns": namespace_id}).fetchone()
+    if row is None:
+        raise NotFound(f"no namespace with id {namespace_id}")
+    return row
+
+
+def set_alerting_settings(conn: psycopg.Connection[Any], namespace_id: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """Replace the alert thresholds and webhook; the probe baseline (key "baseline") is kept."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE namespaces SET alerting = %(a)s || CASE WHEN alerting ? 'baseline'"
+            " THEN jsonb_build_object('baseline', alerting -> 'baseline') ELSE '{}' END"
+            " WHERE id = %(ns)s RETURNING alerting",
+            {"a": Jsonb({k: v for k, v in settings.items() if k != "baseline"}), "ns": namespace_id},
+        ).fetchone()
+    if row is None:
+        raise NotFound(f"no namespace with id {namespace_id}")
+    return row[0]  # type: ignore[no-any-return]
 
 
 def delete_namespace(conn: psycopg.Connection[Any], name: str) -> dict[str, int]:

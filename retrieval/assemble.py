@@ -26,6 +26,7 @@ from memory.namespaces import Principal
 from embeddings.catalog import duplicate_cosine
 from retrieval.dedup import near_duplicates
 from retrieval.filters import Filters
+from memory.freshness import FreshnessPolicy, is_stale
 from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
 from retrieval.search import (
     QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, query_embedder, run_search,
@@ -162,7 +163,7 @@ def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float)
         out.append(Candidate(
             id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
             cite=h.source_uri, score=r.score, flags=tuple(injection_flags(h.text)),
-            source_uri=h.source_uri,
+            source_uri=h.source_uri, freshness=r.freshness,
         ))
     return out, dropped
 
@@ -183,7 +184,9 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         return data
 
     task_future = executor.submit(task_data)
-    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks)
+    policy = FreshnessPolicy.from_settings(who.freshness)
+    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks,
+                      policy)
     embedder = query_embedder(services.embedders, services.default_model)
     results, qvec = run_search(pool, embedder, plan, executor, timings)
     if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
@@ -206,7 +209,8 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder))
 
     t = time.perf_counter()
-    longs, dropped = _long_candidates(results, strategy.candidates, duplicate_cosine(qvec.model.name))
+    # the fused union of both lists; near-duplicates on the query model's own similarity scale
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates, duplicate_cosine(qvec.model.name))
     filtered: list[Dropped] = []
     if req.exclude_flagged:
         filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
@@ -224,8 +228,8 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     packed.dropped = [*filtered, *dropped, *packed.dropped]
 
     items = {
-        "scratchpad": [_item(p, count_tokens(p.block)) for p in packed.scratchpad],
-        "long_term": [_item(p, count_tokens(p.block)) for p in packed.long_term],
+        "scratchpad": [_item(p, count_tokens(p.block), policy) for p in packed.scratchpad],
+        "long_term": [_item(p, count_tokens(p.block), policy) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
     result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
@@ -233,7 +237,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     return result
 
 
-def _item(p: Placed, tokens: int) -> dict[str, Any]:
+def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     c, summarized = p.candidate, p.summarized
     item: dict[str, Any] = {
         "id": c.id, "ref": p.ref, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
@@ -243,6 +247,9 @@ def _item(p: Placed, tokens: int) -> dict[str, Any]:
         item["source_uri"] = c.source_uri
     if c.citations:
         item["citations"] = list(c.citations)
+    if c.freshness is not None:
+        item["freshness"] = round(c.freshness, 4)
+        item["stale"] = is_stale(c.freshness, policy)
     return item
 
 

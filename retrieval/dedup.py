@@ -17,14 +17,17 @@ def near_duplicates(texts: Sequence[str], vectors: np.ndarray, threshold: float 
     kept: list[int] = []
     seen_text: dict[str, int] = {}
     out: list[int | None] = []
+    # One matrix product up front: per-candidate products against the growing kept list cost ~20 us
+    # each (a copy of the kept rows every time), ~4 ms for 200 candidates.
+    sims_all = vectors @ vectors.T if len(texts) > 1 else None
     for i, text in enumerate(texts):
         key = " ".join(text.lower().split())
         if key in seen_text:
             out.append(seen_text[key])
             continue
         dup = None
-        if kept:
-            sims = vectors[kept] @ vectors[i]
+        if kept and sims_all is not None:
+            sims = sims_all[i, kept]
             j = int(np.argmax(sims))
             if sims[j] >= threshold:
                 dup = kept[j]

@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import numpy as np
@@ -27,14 +27,16 @@ from psycopg.rows import class_row
 
 from embeddings.models import HNSW_MAX_DIMENSION, Model
 from embeddings.registry import Embedders
+from memory.freshness import FreshnessPolicy, freshness_score, weighted
 from retrieval import bm25
 from retrieval.filters import NO_FILTERS, Filters, where
-from retrieval.fusion import Ranked, rrf
+from retrieval.fusion import Ranked, rrf, zscore
 from retrieval.strategies import Strategy
 
 _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, c.metadata,"
-    " c.source_updated_at, c.embedding"
+    " c.source_updated_at, c.embedding, d.last_verified_at,"
+    " extract(epoch FROM d.refresh_interval)::float8 / 86400.0 AS refresh_interval_days"
 )
 
 
@@ -50,14 +52,17 @@ class Hit:
     metadata: dict[str, Any]
     source_updated_at: datetime | None
     embedding: np.ndarray
+    last_verified_at: datetime
+    refresh_interval_days: float | None  # the document's own; None: the namespace's
     score: float  # the retriever's own score: cosine similarity or BM25
 
 
 @dataclass
 class Result:
     hit: Hit
-    score: float  # fused
+    score: float  # fused (and weighted by freshness when the namespace asks for it)
     by_retriever: dict[str, Ranked] = field(default_factory=dict)
+    freshness: float | None = None
 
 
 @dataclass
@@ -169,7 +174,10 @@ def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit]) -> list[Resu
     if strategy.uses_keyword():
         lists["keyword"] = [(h.chunk_id, h.score) for h in keyword]
     weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
-    fused = rrf(lists, k=strategy.rrf_k, weights=weights)
+    if strategy.fusion == "zscore":
+        fused = zscore(lists, weights=weights)
+    else:
+        fused = rrf(lists, k=strategy.rrf_k, weights=weights)
     return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]  # type: ignore[index]
 
 
@@ -182,6 +190,7 @@ class SearchPlan:
     strategy: Strategy
     filters: Filters
     exact_max: int
+    freshness: FreshnessPolicy = FreshnessPolicy()
 
 
 def run_search(
@@ -206,7 +215,7 @@ def run_search(
     if plan.strategy.uses_keyword():
         kw_hits = kw_future.result() if kw_future else keyword()
     started = time.perf_counter()
-    results = fuse(plan.strategy, vec_hits, kw_hits)
+    results = with_freshness(fuse(plan.strategy, vec_hits, kw_hits), plan.freshness, datetime.now(timezone.utc))
     timings.add("fuse", started)
     return results, qvec
 
@@ -235,3 +244,16 @@ def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings
         if hits or model == qvec.model:
             return hits, qvec
     return hits, qvec
+
+
+def with_freshness(results: list[Result], policy: FreshnessPolicy, now: datetime) -> list[Result]:
+    """Score each result's freshness; with a weight, rank by the fused score scaled by it. The
+    vectors served are the active model's by construction, so only time since verification counts."""
+    for r in results:
+        days = r.hit.refresh_interval_days or policy.refresh_interval_days
+        r.freshness = freshness_score(now, r.hit.last_verified_at, days)
+        if policy.weight > 0:
+            r.score = weighted(r.score, r.freshness, policy.weight)
+    if policy.weight > 0:
+        results.sort(key=lambda r: -r.score)  # stable: ties keep the fused order
+    return results

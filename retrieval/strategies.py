@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from agentmem.errors import InvalidInput
 from retrieval.fusion import DEFAULT_RRF_K
@@ -16,6 +16,7 @@ class Strategy:
     keyword_weight: float
     rrf_k: float = DEFAULT_RRF_K
     candidates: int = 50  # how deep each retriever looks before fusion
+    fusion: str = "rrf"  # rrf | zscore (retrieval/fusion.py)
 
     def uses_vector(self) -> bool:
         return self.vector_weight > 0
@@ -28,12 +29,15 @@ class Strategy:
 # memory, and a sharper k lets a confident top rank count; equal weights with k=60 lost 8 points of
 # recall@10 against these.
 HYBRID_RRF = Strategy("hybrid_rrf", vector_weight=0.5, keyword_weight=1.0, rrf_k=20)
+# Standardised scores, BM25 weighted 0.7 and vectors 0.3 (the convex weights measured on LoCoMo).
+HYBRID_ZSCORE = Strategy("hybrid_zscore", vector_weight=0.3, keyword_weight=0.7, fusion="zscore")
 VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
 KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
 
 # Assemble looks deep enough to fill its budget: a short item (a chat turn and its citation) costs
-# ~20-40 tokens, so 50 candidates run out before a 2,000-token budget does.
-TOKENS_PER_CANDIDATE = 20
+# ~35 tokens, so 2,000 tokens hold ~55 of them. Each retriever returns budget/40 (at least 50) and
+# assemble considers their whole fused union (up to twice that), so short items never run out first.
+TOKENS_PER_CANDIDATE = 40
 MAX_ASSEMBLE_DEPTH = 200
 
 
@@ -43,7 +47,7 @@ def depth_for_budget(strategy: Strategy, budget_tokens: int) -> Strategy:
     return replace(strategy, candidates=depth) if depth != strategy.candidates else strategy
 
 
-STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, VECTOR_ONLY, KEYWORD_ONLY)}
+STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, HYBRID_ZSCORE, VECTOR_ONLY, KEYWORD_ONLY)}
 MODES = {"hybrid": HYBRID_RRF, "vector": VECTOR_ONLY, "keyword": KEYWORD_ONLY}
 
 
@@ -79,3 +83,23 @@ def resolve_strategy(
         if "keyword" in weights and strategy.keyword_weight > 0:
             changes["keyword_weight"] = weights["keyword"]
     return replace(strategy, **changes) if changes else strategy  # type: ignore[arg-type]
+
+
+def for_namespace(defaults: Mapping[str, Any] | None, *, name: str | None = None, mode: str | None = None,
+                  rrf_k: float | None = None, weights: Mapping[str, float] | None = None) -> Strategy:
+    """Request choices over the namespace's stored defaults (PUT /settings/retrieval) over hybrid_rrf.
+
+    Shared by /search, /context/assemble and the drift probes, so a probe measures what users get.
+    """
+    ns = defaults or {}
+    stored_weights = {k: float(v) for k, v in (ns.get("weights") or {}).items() if v is not None}
+    base = resolve_strategy(ns.get("strategy"), rrf_k=ns.get("rrf_k"), candidates=ns.get("candidates"),
+                            weights=stored_weights or None)
+    if name is not None or mode is not None:
+        base = resolve_strategy(name, mode=mode, rrf_k=base.rrf_k, candidates=base.candidates)
+    return resolve_strategy(base=base, rrf_k=rrf_k, weights=weights)
+
+
+def deep_enough(strategy: Strategy, k: int) -> Strategy:
+    """The strategy with each retriever looking at least k deep, so k results can come back."""
+    return resolve_strategy(base=strategy, candidates=max(strategy.candidates, k))

@@ -23,6 +23,15 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# Every pattern above needs one of these strings: texts without any (nearly all) skip the five scans,
+# which cost ~50 us per 300-character text, ~5 ms per assemble call over 100 candidates.
+_TRIGGERS = ("ignore", "disregard", "forget", "override", "you are now", "act as", "new instruction", "system",
+             "developer message", "jailbreak", "<|", "assistant", "send", "post", "upload", "exfiltrate")
+
+
 def injection_flags(text: str) -> list[str]:
     """Names of the instruction-like patterns found in `text` (empty when none)."""
+    low = text.lower()
+    if not any(t in low for t in _TRIGGERS):
+        return []
     return [name for name, pattern in _PATTERNS if pattern.search(text)]

@@ -151,6 +151,7 @@ def other_tenant(client: TestClient) -> Tenant:
 TABLES = (
     "namespaces", "api_keys", "tasks", "task_versions", "scratchpad_entries",
     "documents", "document_versions", "chunks", "chunk_terms", "namespace_stats", "assemble_traces",
+    "jobs", "probes", "probe_runs", "probe_scores", "alerts",
 )
 
 

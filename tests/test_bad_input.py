@@ -115,6 +115,8 @@ BODY_CALLS = [
     ("POST", "/memories"),
     ("POST", "/admin/namespaces"),
     ("POST", "/admin/namespaces/{ns}/keys"),
+    ("POST", "/probes"),
+    ("PUT", "/settings/alerting"),
 ]
 
 
@@ -190,6 +192,11 @@ WRONG_TYPES = [
     ("POST", "/admin/namespaces", {"name": "has spaces"}, "name"),
     ("POST", "/admin/namespaces", {"name": "n" * 101}, "name"),
     ("POST", "/admin/namespaces/{ns}/keys", {"label": ["l"]}, "label"),
+    ("POST", "/probes", {"query": "q", "expected": ["u"], "k": "ten"}, "k"),
+    ("POST", "/probes", {"query": "q", "expected": [5]}, "expected.0"),
+    ("POST", "/probes", {"query": "q", "expected": {"u": 1}}, "expected"),
+    ("PUT", "/settings/alerting", {"probe_below": "high"}, "probe_below"),
+    ("PUT", "/settings/alerting", {"webhook_url": ["http://x"]}, "webhook_url"),
 ]
 
 
@@ -218,6 +225,8 @@ UNKNOWN_FIELDS = [
     ("POST", "/memories", {"kind": "fact", "text": "t", "task_id": str(uuid.uuid4())}, "task_id"),
     ("POST", "/admin/namespaces", {"name": "n", "quota": 5}, "quota"),
     ("POST", "/admin/namespaces/{ns}/keys", {"label": "l", "admin": True}, "admin"),
+    ("POST", "/probes", {"query": "q", "expected": ["u"], "filters": {}}, "filters"),
+    ("PUT", "/settings/alerting", {"email": "ops@example.com"}, "email"),
 ]
 
 
@@ -242,6 +251,8 @@ MISSING = [
     ("POST", "/memories", {"kind": "fact"}, "text"),
     ("POST", "/admin/namespaces", {}, "name"),
     ("POST", "/admin/namespaces/{ns}/keys", {}, "label"),
+    ("POST", "/probes", {"query": "q"}, "expected"),
+    ("POST", "/probes", {"expected": ["u"]}, "query"),
 ]
 
 
@@ -272,6 +283,8 @@ BLANK_FIELDS = [
     ("PUT", "/documents", lambda b: {"source_uri": "doc:1", "text": b}, "text"),
     ("POST", "/memories", lambda b: {"kind": "fact", "text": b}, "text"),
     ("POST", "/admin/namespaces/{ns}/keys", lambda b: {"label": b}, "label"),
+    ("POST", "/probes", lambda b: {"query": b, "expected": ["u"]}, "query"),
+    ("POST", "/probes", lambda b: {"query": "q", "expected": ["u", b]}, "expected.1"),
 ]
 
 
@@ -317,6 +330,9 @@ NUL_FIELDS = [
     ("POST", "/memories", {"kind": "fact", "text": "t", "source": f"s{NUL}"}, "body.source"),
     ("POST", "/admin/namespaces", {"name": f"n{NUL}"}, "body.name"),
     ("POST", "/admin/namespaces/{ns}/keys", {"label": f"l{NUL}"}, "body.label"),
+    ("POST", "/probes", {"query": f"q{NUL}", "expected": ["u"]}, "body.query"),
+    ("POST", "/probes", {"query": "q", "expected": ["u", f"v{NUL}"]}, "body.expected[1]"),
+    ("PUT", "/settings/alerting", {"webhook_url": f"http://example.com/{NUL}"}, "body.webhook_url"),
 ]
 
 
@@ -426,15 +442,19 @@ BY_ID = [
     ("POST", "/tasks/{id}/complete", {"summary": "s"}),
     ("GET", "/documents/{id}", None),
     ("DELETE", "/documents/{id}", None),
+    ("GET", "/probes/{id}", None),
+    ("GET", "/probes/{id}/runs", None),
+    ("DELETE", "/probes/{id}", None),
 ]
+ID_PARAM = {"tasks": ("path.task_id", "task"), "documents": ("path.doc_id", "document"),
+            "probes": ("path.probe_id", "probe")}
 
 
 @pytest.mark.parametrize("method, path, body", BY_ID, ids=_ids(BY_ID))
 def test_ids_that_are_not_uuids_are_422_and_unknown_ones_404(
     method: str, path: str, body: dict[str, Any] | None, seed: Seed, db: psycopg.Connection[Any]
 ) -> None:
-    param = "path.task_id" if path.startswith("/tasks") else "path.doc_id"
-    what = "task" if path.startswith("/tasks") else "document"
+    param, what = ID_PARAM[path.split("/")[1]]
     with unchanged(db):
         for bad in ("not-a-uuid", "123", "0000000-0000-0000-0000-000000000000g", seed.task + "0"):
             invalid(seed.send(method, path.replace("{id}", bad), body), param, "UUID")

@@ -133,3 +133,24 @@ def test_reembed_command_runs_the_job_with_a_progress_bar(fresh_db: str, monkeyp
         assert np.allclose(after, embedder.embed(["edited behind the service"])[0], atol=1e-5)
         job = conn.execute("SELECT requested_by, status FROM jobs").fetchall()
     assert job == [("cli", "done")]
+def test_probe_command_runs_the_probes_and_prints_a_table(client, tenant, fresh_db: str,
+                                                          monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    h = tenant.headers
+    for uri, text in (("kb://ferry", "The ferry to the island leaves the harbour at nine."),
+                      ("kb://museum", "The tile museum opens at ten and is closed on Mondays.")):
+        assert client.put("/documents", json={"source_uri": uri, "text": text}, headers=h).status_code == 200
+    for query, expected in (("ferry to the island", ["kb://ferry"]), ("opera house", ["kb://opera"])):
+        r = client.post("/probes", json={"query": query, "expected": expected, "k": 2}, headers=h)
+        assert r.status_code == 201, r.text
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
+    assert main(["probe", "--namespace", "alpha"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["probe", "recall", "RR", "freshness", "alert"]
+    assert lines[1].split() == ["ferry", "to", "the", "island", "1.00", "1.00", "1.00"]
+    assert lines[2].split() == ["opera", "house", "0.00", "0.00", "-", "below", "threshold"]
+    assert lines[3].startswith("score 0.50  baseline 0.50 (first_run)") and lines[3].endswith(" done")
+    assert lines[4].startswith("ALERT probe_below_threshold: probe 'opera house': recall 0.00 is below 0.50")
+    [job] = client.get("/probes/score", headers=h).json()["history"]
+    assert job["score"] == 0.5
+    assert main(["probe", "--namespace", "nowhere"]) == 2
+    assert "no namespace named 'nowhere'" in capsys.readouterr().err

@@ -45,8 +45,28 @@ def test_strategies_by_name_and_overrides() -> None:
 def test_assemble_depth_grows_with_the_budget() -> None:
     from retrieval.strategies import MAX_ASSEMBLE_DEPTH, depth_for_budget
 
-    assert depth_for_budget(HYBRID_RRF, 500) is HYBRID_RRF  # small budgets keep the strategy's depth
-    assert depth_for_budget(HYBRID_RRF, 2000).candidates == 100
+    assert depth_for_budget(HYBRID_RRF, 2000) is HYBRID_RRF  # small budgets keep the strategy's depth
+    assert depth_for_budget(HYBRID_RRF, 4000).candidates == 100
     assert depth_for_budget(HYBRID_RRF, 10**6).candidates == MAX_ASSEMBLE_DEPTH
     deep = resolve_strategy(base=HYBRID_RRF, candidates=300)
-    assert depth_for_budget(deep, 2000).candidates == 300  # never shallower than asked
+    assert depth_for_budget(deep, 4000).candidates == 300  # never shallower than asked
+
+
+def test_zscore_keeps_a_confident_lead() -> None:
+    from retrieval.fusion import zscore
+
+    # Keyword is sure of "a" (far ahead); vector mildly prefers "b". RRF with equal weights ranks them
+    # by rank alone; z-score fusion keeps keyword's margin.
+    kw = [("a", 20.0), ("b", 5.0), ("c", 4.5), ("d", 4.0)]
+    vec = [("b", 0.61), ("a", 0.60), ("d", 0.59), ("c", 0.58)]
+    fused = zscore({"vector": vec, "keyword": kw}, weights={"vector": 0.3, "keyword": 0.7})
+    assert fused[0].key == "a" and fused[0].by_retriever["keyword"].rank == 1
+    # An item one retriever missed gets that list's lowest standard score, not a bonus.
+    only_kw = zscore({"vector": [("x", 0.9), ("y", 0.1)], "keyword": [("z", 3.0), ("x", 1.0)]})
+    assert [f.key for f in only_kw][0] == "x"
+    assert zscore({"vector": [("a", 0.5), ("b", 0.5)]})[0].score == 0.0  # no spread: no preference
+
+
+def test_zscore_strategy_is_named() -> None:
+    s = resolve_strategy("hybrid_zscore")
+    assert s.fusion == "zscore" and (s.vector_weight, s.keyword_weight) == (0.3, 0.7)

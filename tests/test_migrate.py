@@ -23,6 +23,7 @@ def test_empty_database_gets_every_table_and_index(empty_db: str) -> None:
             indexes["chunks_embedding_hnsw_m1"]
         assert "(namespace_id, lexeme, chunk_id)" in indexes["chunk_terms_pkey"]  # the BM25 inverted index
         assert "chunks_namespace" in indexes
+        assert "(job_id, probe_id)" in indexes["probe_runs_once_per_job"]  # a resumed probes job repeats nothing
         ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         assert ext is not None and tuple(int(x) for x in ext[0].split(".")[:2]) >= (0, 8)
         recorded = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]

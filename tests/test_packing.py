@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from dataclasses import replace
+
 from hypothesis import given, settings, strategies as st
 
 from agentmem.tokens import count_tokens
 from retrieval.packing import (
     LONG_HEADER, SCRATCH_HEADER, Candidate, Pinned, PinnedTooLarge, Reserve, measure, pack, render_pinned,
+    source_base,
 )
 
 PINNED = Pinned(goal="Summarise the vendor contracts", constraints=["cite clauses"], items=[("deadline", "Friday")])
@@ -120,7 +123,8 @@ def test_exact_count_never_over_budget(budget, scratch_texts, long_texts, with_p
                      order=i, summary=s, summary_tokens=count_tokens(s) if s else None, recent=i >= len(scratch_texts) - 3)
            for i, (t, s) in enumerate(scratch_texts)]
     lng = [Candidate(id=f"c{i}", tier="long_term", kind="document", text=t, tokens=count_tokens(t),
-                     cite=f"source: kb://{i}", score=1 / (i + 1)) for i, t in enumerate(long_texts)]
+                     cite=f"https://wiki.example/space/{i % 4}/p{i}" if i % 3 else f"kb://{i}", score=1 / (i + 1))
+           for i, t in enumerate(long_texts)]  # most share a long prefix: the "~" legend is exercised too
     pinned = PINNED if with_pinned else None
     try:
         p = pack(pinned, scr, lng, budget, count_tokens, Reserve(scratchpad=reserve), as_messages)
@@ -131,3 +135,26 @@ def test_exact_count_never_over_budget(budget, scratch_texts, long_texts, with_p
     placed = {pl.candidate.id for pl in [*p.scratchpad, *p.long_term]}
     assert placed | {d.id for d in p.dropped} == {c.id for c in [*scr, *lng]}
     assert not placed & {d.id for d in p.dropped}
+
+
+def test_a_shared_source_prefix_is_written_once() -> None:
+    items = [replace(longterm(i, 5), cite=f"locomo:conv-26/D{1 + i % 2}:{i}") for i in range(4)] + [longterm(9, 5)]
+    p = pack(None, [], items, 2000, count_tokens)
+    assert source_base([c.cite for c in items]) == "locomo:conv-26/"  # not one session's "D1:"
+    assert '(a source written "~x" is "locomo:conv-26/x")' in p.text
+    assert "[M1 | ~D1:0] doc0term0" in p.text and "[M5 | kb://9] doc9term0" in p.text
+    assert "locomo:conv-26/D1:0" not in p.text  # every line resolves through the legend
+    plain = pack(None, [], [replace(i, cite=f"src{n}") for n, i in enumerate(items)], 2000, count_tokens)
+    assert "~" not in plain.text  # short or unshared sources stay as they are
+    # Fewer tokens per line means more items in a tight budget.
+    many = [replace(longterm(i, 3), cite=f"https://wiki.example/space/page-{i}") for i in range(60)]
+    compact = pack(None, [], many, 600, count_tokens)
+    spelled = pack(None, [], [replace(c, cite=c.cite.replace("/", "|")) for c in many], 600, count_tokens)
+    assert len(compact.long_term) > len(spelled.long_term) and compact.tokens <= 600
+
+
+def test_no_shared_prefix_when_too_few_share_it() -> None:
+    assert source_base(["https://a.example/x/1", "https://a.example/x/2"]) is None
+    assert source_base(["https://a.example/x/1", "https://a.example/x/2", "https://a.example/x/3"]) == \
+        "https://a.example/x/"
+    assert source_base(["kb://1", "kb://2", "kb://3"]) is None  # too short to be worth a legend

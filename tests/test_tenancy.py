@@ -7,6 +7,7 @@ and expects it to succeed, so a refusal cannot pass for a broken request.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -32,7 +33,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @dataclass(frozen=True)
 class Call:
     method: str
-    path: str  # path and body strings may hold {task}, {doc}, {trace}, {ns}
+    path: str  # path and body strings may hold {task}, {doc}, {trace}, {probe}, {ns}
     body: dict[str, Any] | None = None
 
     def send(self, client: TestClient, headers: dict[str, str], **ids: str) -> httpx.Response:
@@ -41,9 +42,9 @@ class Call:
 
     @property
     def target(self) -> str | None:
-        """The kind of id the call names ("task", "doc", "trace"), if it names one."""
+        """The kind of id the call names ("task", "doc", "trace", "probe"), if it names one."""
         text = self.path + json.dumps(self.body)
-        return next((t for t in ("task", "doc", "trace", "job") if "{" + t + "}" in text), None)
+        return next((t for t in ("task", "doc", "trace", "probe", "job") if "{" + t + "}" in text), None)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}" + (" (task_id)" if self.body and "task_id" in self.body else "")
@@ -74,6 +75,21 @@ KEY_CALLS = [
     Call("GET", "/context/traces/{trace}"),
     Call("GET", "/settings/retrieval"),
     Call("PUT", "/settings/retrieval", {"strategy": "keyword_only"}),
+    Call("GET", "/freshness"),
+    Call("GET", "/documents/{doc}/freshness"),
+    Call("GET", "/settings/freshness"),
+    Call("PUT", "/settings/freshness", {"weight": 0.5}),
+    Call("POST", "/probes", {"query": "alpha document", "expected": ["doc:planted"]}),
+    Call("GET", "/probes"),
+    Call("POST", "/probes/run"),
+    Call("GET", "/probes/score"),
+    Call("POST", "/probes/baseline", {"score": 0.1}),
+    Call("GET", "/probes/{probe}"),
+    Call("GET", "/probes/{probe}/runs"),
+    Call("DELETE", "/probes/{probe}"),
+    Call("GET", "/alerts"),
+    Call("GET", "/settings/alerting"),
+    Call("PUT", "/settings/alerting", {"probe_below": 0.9, "webhook_url": "http://127.0.0.1:9/stolen"}),
     Call("GET", "/settings/embedding"),
     Call("PUT", "/settings/embedding", {"model": "hash-test"}),
     Call("POST", "/jobs/reembed"),
@@ -85,6 +101,7 @@ ADMIN_CALLS = [
     Call("POST", "/admin/namespaces", {"name": "gamma"}),
     Call("POST", "/admin/namespaces/{ns}/keys", {"label": "stolen"}),
     Call("DELETE", "/admin/namespaces/{ns}"),
+    Call("GET", "/metrics"),
 ]
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -97,23 +114,29 @@ class World:
     a_doc: str
     a_entries: list[str]
     a_trace: str
+    a_probe: str  # run once, which raised an alert
     b_task: str
     b_doc: str
     b_entries: list[str]
     b_trace: str
+    b_probe: str
     a_job: str
 
     def ids(self) -> dict[str, str]:
-        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "job": self.a_job, "ns": self.a.name}
+        return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "probe": self.a_probe,
+                "job": self.a_job, "ns": self.a.name}
 
 
-def _ok(r: httpx.Response) -> dict[str, Any]:
+def _ok(r: httpx.Response) -> Any:
     assert r.status_code in (200, 201, 202), r.text
-    return r.json()  # type: ignore[no-any-return]
+    if not r.headers.get("content-type", "").startswith("application/json"):
+        return r.text  # /metrics answers in Prometheus' text format
+    return r.json()
 
 
-def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str], str]:
-    """A task with two versions, three entries, a completed sibling task, a document, a memory, a trace."""
+def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[str], str, str]:
+    """A task with two versions, three entries, a completed sibling task, a document, a memory, a trace,
+    and a probe that was run and raised an alert."""
     h = t.headers
     task = _ok(client.post("/tasks", json={"goal": f"{word} goal", "constraints": [f"{word} rule"],
                                            "pinned": [{"label": "brief", "text": f"{word} pinned"}]}, headers=h))["id"]
@@ -133,15 +156,20 @@ def _populate(client: TestClient, t: Tenant, word: str) -> tuple[str, str, list[
     _ok(client.post("/memories", json={"kind": "preference", "text": f"{word} likes tea"}, headers=h))
     trace = _ok(client.post("/context/assemble", json={"query": word, "budget_tokens": 2000, "task_id": task},
                             headers=h))["trace_id"]
-    return task, doc, entries, trace
+    probe = _ok(client.post("/probes", json={"query": f"{word} document text", "expected": [f"doc:{word}-retired"]},
+                            headers=h))["id"]
+    ran = _ok(client.post("/probes/run", headers=h))
+    assert ran["job"]["status"] == "done" and len(ran["alerts"]) == 1, ran
+    return task, doc, entries, trace, probe
 
 
 @pytest.fixture
 def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
-    a_task, a_doc, a_entries, a_trace = _populate(client, tenant, "alpha")
-    b_task, b_doc, b_entries, b_trace = _populate(client, other_tenant, "beta")
+    a_task, a_doc, a_entries, a_trace, a_probe = _populate(client, tenant, "alpha")
+    b_task, b_doc, b_entries, b_trace, b_probe = _populate(client, other_tenant, "beta")
     a_job = _ok(client.post("/jobs/reembed", headers=tenant.headers))["id"]
-    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, b_task, b_doc, b_entries, b_trace, a_job)
+    return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, a_probe, b_task, b_doc, b_entries, b_trace,
+                 b_probe, a_job)
 
 
 def _assert_unauthorized(r: httpx.Response) -> None:
@@ -165,6 +193,23 @@ def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
         ({"Authorization": f"Bearer {key.swapcase()}"}, ""),
         ({"Authorization": f"Bearer {key}{key}"}, ""),
     ]
+
+
+def _shape(method: str, path: str) -> str:
+    """"GET /tasks/{task_id}/versions?x=1" -> "GET /tasks/{}/versions": routes and calls compared by shape."""
+    return method + " " + re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    """A new endpoint must join KEY_CALLS or ADMIN_CALLS, so its tenancy is tested too."""
+    covered = {_shape(c.method, c.path) for c in [*KEY_CALLS, *ADMIN_CALLS]}
+    public = {"GET /healthz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+              # The operator page takes its key from a cookie set by signing in, not a bearer header;
+              # its tenancy is tested in test_ui.py (a cookie shows its own namespace only).
+              "GET /ui", "POST /ui/sign-in", "POST /ui/sign-out"}
+    routes = {_shape(m, r.path) for r in client.app.routes for m in getattr(r, "methods", ()) if m != "HEAD"}
+    missing = sorted(routes - covered - public)
+    assert not missing, f"add these routes to the tenancy matrix: {missing}"
 
 
 @pytest.mark.parametrize("call", KEY_CALLS, ids=str)
@@ -214,7 +259,7 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     before = snapshot(db)
     theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
-    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, job=missing)
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, probe=missing, job=missing)
     a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
@@ -279,6 +324,21 @@ def test_retrieval_sees_only_own_rows(client: TestClient, world: World) -> None:
     assert _ok(client.get("/settings/retrieval", headers=world.b.headers)).get("strategy") is None
 
 
+def test_probe_listings_hold_only_own_rows(client: TestClient, world: World) -> None:
+    for me, probe, word, other in ((world.a, world.a_probe, "alpha", "beta"), (world.b, world.b_probe, "beta", "alpha")):
+        probes = _ok(client.get("/probes", headers=me.headers))
+        assert [p["id"] for p in probes] == [probe] and probes[0]["latest_run"]["probe_id"] == probe
+        alerts = _ok(client.get("/alerts", headers=me.headers))
+        assert [a["probe_id"] for a in alerts] == [probe] and other not in json.dumps(alerts)
+        quality = _ok(client.get("/probes/score", headers=me.headers))
+        assert quality["probes"] == 1 and len(quality["history"]) == 1 and other not in json.dumps(quality)
+        ran = _ok(client.post("/probes/run", headers=me.headers))
+        assert [r["probe_id"] for r in ran["results"]] == [probe]
+        assert all(other not in f for r in ran["results"] for f in r["found"])
+    _ok(client.put("/settings/alerting", json={"probe_below": 0.9}, headers=world.a.headers))
+    assert _ok(client.get("/settings/alerting", headers=world.b.headers))["probe_below"] == 0.5
+
+
 # --- (f) deleting a namespace removes all of it and nothing else --------------------------------
 
 _ROWS_OF = {
@@ -295,6 +355,11 @@ _ROWS_OF = {
     "chunk_terms": "SELECT t::text FROM chunk_terms t WHERE namespace_id = %(ns)s",
     "namespace_stats": "SELECT t::text FROM namespace_stats t WHERE namespace_id = %(ns)s",
     "assemble_traces": "SELECT t::text FROM assemble_traces t WHERE namespace_id = %(ns)s",
+    "jobs": "SELECT t::text FROM jobs t WHERE namespace_id = %(ns)s",
+    "probes": "SELECT t::text FROM probes t WHERE namespace_id = %(ns)s",
+    "probe_runs": "SELECT t::text FROM probe_runs t WHERE namespace_id = %(ns)s",
+    "probe_scores": "SELECT t::text FROM probe_scores t WHERE namespace_id = %(ns)s",
+    "alerts": "SELECT t::text FROM alerts t WHERE namespace_id = %(ns)s",
 }
 
 

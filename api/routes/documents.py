@@ -22,6 +22,7 @@ def _to_input(body: DocumentIn) -> documents.DocumentInput:
     return documents.DocumentInput(
         source_uri=body.source_uri, text=body.text, title=body.title, context=body.context,
         metadata=body.metadata, source_updated_at=body.source_updated_at,
+        refresh_interval_days=body.refresh_interval_days,
     )
 
 

@@ -13,12 +13,13 @@ from api.schemas import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
 )
+from memory.freshness import FreshnessPolicy
 from memory.namespaces import Principal, set_retrieval_defaults
 from retrieval.assemble import AssembleRequest, assemble
 from retrieval.filters import Filters
 from retrieval.packing import Reserve, trust_of
 from retrieval.search import SearchPlan, Timings, query_embedder, run_search
-from retrieval.strategies import Strategy, depth_for_budget, resolve_strategy
+from retrieval.strategies import Strategy, deep_enough, depth_for_budget, for_namespace
 
 router = APIRouter(tags=["retrieval"])
 
@@ -36,14 +37,7 @@ def to_filters(f: FiltersIn | None) -> Filters:
 def strategy_for(who: Principal, *, name: str | None = None, mode: str | None = None,
                  rrf_k: float | None = None, weights: dict[str, float] | None = None) -> Strategy:
     """Request choices over the namespace's defaults over hybrid_rrf."""
-    ns = RetrievalDefaults.model_validate(who.retrieval or {})
-    base = resolve_strategy(
-        ns.strategy, rrf_k=ns.rrf_k, candidates=ns.candidates,
-        weights=ns.weights.model_dump(exclude_none=True) if ns.weights else None,
-    )
-    if name is not None or mode is not None:
-        base = resolve_strategy(name, mode=mode, rrf_k=base.rrf_k, candidates=base.candidates)
-    return resolve_strategy(base=base, rrf_k=rrf_k, weights=weights)
+    return for_namespace(who.retrieval, name=name, mode=mode, rrf_k=rrf_k, weights=weights)
 
 
 @router.post("/search", response_model=SearchOut)
@@ -54,9 +48,9 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
         who, name=body.strategy, mode=body.mode, rrf_k=body.rrf_k,
         weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
     )
-    strategy = resolve_strategy(base=strategy, candidates=max(strategy.candidates, body.k))
+    strategy = deep_enough(strategy, body.k)
     plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
-                      services.settings.exact_search_max_chunks)
+                      services.settings.exact_search_max_chunks, FreshnessPolicy.from_settings(who.freshness))
     results, _ = run_search(services.pool, query_embedder(services.embedders, services.default_model), plan,
                             services.executor, Timings())
     out = []
@@ -67,7 +61,8 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
             parts: dict[str, Any] = {n: RetrieverScore(rank=x.rank, score=x.score) for n, x in r.by_retriever.items()}
             scores = ScoresOut(fused=r.score, **parts)
         out.append(SearchHitOut(id=h.chunk_id, document_id=h.document_id, source_uri=h.source_uri, title=h.title,
-                                kind=h.kind, text=h.text, score=r.score, metadata=h.metadata, scores=scores))
+                                kind=h.kind, text=h.text, score=r.score, metadata=h.metadata,
+                                freshness=r.freshness, scores=scores))
     return SearchOut(results=out, strategy=strategy.name)
 
 

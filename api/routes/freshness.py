@@ -1,0 +1,51 @@
+"""Freshness of the key's namespace and of single documents, and the namespace's freshness settings."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from fastapi import APIRouter, Query
+
+from agentmem.errors import NotFound
+from api.deps import ConnDep, PrincipalDep, ServicesDep
+from api.schemas import DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut
+from memory.freshness import FreshnessPolicy, document_freshness, namespace_freshness
+from memory.namespaces import set_freshness_settings
+
+router = APIRouter(tags=["freshness"])
+
+
+def _settings(policy: FreshnessPolicy) -> FreshnessSettingsOut:
+    return FreshnessSettingsOut(**asdict(policy))
+
+
+@router.get("/freshness", response_model=NamespaceFreshnessOut)
+def get_namespace_freshness(who: PrincipalDep, conn: ConnDep, services: ServicesDep,
+                            worst: int = Query(default=10, ge=0, le=100)) -> NamespaceFreshnessOut:
+    policy = FreshnessPolicy.from_settings(who.freshness)
+    f = namespace_freshness(conn, who.namespace_id, policy, services.embedders.default, worst)
+    return NamespaceFreshnessOut(score=f.score, documents=f.documents, stale=f.stale, settings=_settings(policy),
+                                 worst=[DocumentFreshnessOut(**asdict(d)) for d in f.worst])
+
+
+@router.get("/documents/{document_id}/freshness", response_model=DocumentFreshnessOut)
+def get_document_freshness(document_id: uuid.UUID, who: PrincipalDep, conn: ConnDep,
+                           services: ServicesDep) -> DocumentFreshnessOut:
+    policy = FreshnessPolicy.from_settings(who.freshness)
+    d = document_freshness(conn, who.namespace_id, document_id, policy, services.embedders.default)
+    if d is None:
+        raise NotFound(f"no document {document_id} in this namespace")
+    return DocumentFreshnessOut(**asdict(d))
+
+
+@router.get("/settings/freshness", response_model=FreshnessSettingsOut)
+def get_freshness_settings(who: PrincipalDep) -> FreshnessSettingsOut:
+    return _settings(FreshnessPolicy.from_settings(who.freshness))
+
+
+@router.put("/settings/freshness", response_model=FreshnessSettingsOut)
+def put_freshness_settings(body: FreshnessSettingsIn, who: PrincipalDep, conn: ConnDep) -> FreshnessSettingsOut:
+    stored = body.model_dump(exclude_none=True)
+    set_freshness_settings(conn, who, stored)
+    return _settings(FreshnessPolicy.from_settings(stored))
