@@ -250,6 +250,10 @@ def summarise(rows: list[dict[str, Any]], stats: dict[str, int], latencies: list
     }
 
 
+def _label(strategy: str) -> str:
+    return strategy.replace("_only", "").replace("hybrid_", "")
+
+
 def _cell(value: float | None, width: int) -> str:
     return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
 
@@ -261,7 +265,7 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
           f"skipped evidence refs {result['data'].get('evidence_refs_skipped', 0)}, "
           f"questions without usable evidence {result['data'].get('questions_without_evidence', 0)}")
     print("\nEvidence recall@k")
-    print(f"{'group':<16}{'n':>6}" + "".join(f"{s.split('_')[0] + '@' + str(k):>14}" for s in STRATEGIES for k in (5, 10, 20)))
+    print(f"{'group':<16}{'n':>6}" + "".join(f"{_label(s) + '@' + str(k):>14}" for s in STRATEGIES for k in (5, 10, 20)))
     for g, m in t.items():
         print(f"{g:<16}{m['questions']:>6}" + "".join(_cell(m[f"{s}@{k}"], 14) for s in STRATEGIES for k in (5, 10, 20)))
     print("\nAll evidence in context (assemble vs most recent turns)")
