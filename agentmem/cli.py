@@ -203,6 +203,7 @@ BENCHMARKS = {
     "chunk-size": "benchmarks.chunk_size",
     "locomo": "benchmarks.locomo",
     "scale": "benchmarks.scale",
+    "drift": "benchmarks.drift",
     "models": "benchmarks.models",
 }
 

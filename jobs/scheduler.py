@@ -53,6 +53,8 @@ def start(services: Services, worker: str) -> BackgroundScheduler:
     from jobs.worker import _load_handlers
 
     _load_handlers()  # job modules declare their schedules on import
+    # APScheduler logs every run at INFO: two lines per poll would bury the service's own log.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger("apscheduler").level))
     s = services.settings
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(drain, "interval", seconds=s.job_poll_seconds, args=[services, worker], id="drain",
