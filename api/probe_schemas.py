@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas import Input, StrategyName, Text
+from api.schemas import Input, JobOut, StrategyName, Text
 
 SourceUri = Annotated[Text, Field(max_length=2000)]
 
@@ -48,20 +48,6 @@ class ProbeOut(BaseModel):
     strategy: str | None
     created_at: datetime
     latest_run: ProbeRunOut | None = None
-
-
-class JobOut(BaseModel):
-    id: uuid.UUID
-    kind: str
-    status: Literal["queued", "running", "done", "failed"]
-    done: int
-    total: int | None
-    result: dict[str, Any] | None
-    error: str | None
-    requested_by: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 class BaselineOut(BaseModel):

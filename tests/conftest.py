@@ -6,6 +6,8 @@ The schema is migrated once into a template database; each test gets its own cop
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import logging
 import os
 import uuid
@@ -163,3 +165,26 @@ def snapshot(db: psycopg.Connection[Any]) -> dict[str, list[str]]:
         )
         for table in TABLES
     }
+
+
+@contextmanager
+def hash_services(database_url: str, data_dir: Path, pool_size: int = 4, **overrides: Any) -> Iterator[Any]:
+    """Services for running jobs in a test: the hash embedder, no scheduler (the test drains jobs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentmem.database import open_pool
+    from agentmem.services import Services
+    from embeddings.models import default_model
+    from embeddings.registry import Embedders
+    from hash_embedder import HashEmbedder
+
+    settings = Settings(database_url=database_url, data_dir=data_dir, scheduler=False, **overrides)
+    pool = open_pool(database_url, 1, pool_size)
+    embedders = Embedders.of(HashEmbedder())
+    try:
+        with pool.connection() as conn:
+            default = default_model(conn, embedders)
+        with ThreadPoolExecutor(2) as executor:
+            yield Services(pool=pool, embedders=embedders, settings=settings, default_model=default, executor=executor)
+    finally:
+        pool.close()

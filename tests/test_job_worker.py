@@ -3,31 +3,20 @@ when its lease was taken over."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import psycopg
 import pytest
 
-from agentmem.database import open_pool
 from agentmem.services import Services
-from agentmem.settings import Settings
-from embeddings.models import default_model
-from embeddings.registry import Embedders
-from hash_embedder import HashEmbedder
+from conftest import hash_services
 from jobs import queue, worker
 
 
 @pytest.fixture
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
-    settings = Settings(database_url=fresh_db, data_dir=tmp_path, scheduler=False)
-    pool = open_pool(fresh_db, 1, 4)
-    embedders = Embedders.of(HashEmbedder())
-    with pool.connection() as conn:
-        default = default_model(conn, embedders)
-    with ThreadPoolExecutor(2) as executor:
-        yield Services(pool=pool, embedders=embedders, settings=settings, default_model=default, executor=executor)
-    pool.close()
+    with hash_services(fresh_db, tmp_path) as svc:
+        yield svc
 
 
 @pytest.fixture

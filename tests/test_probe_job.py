@@ -4,18 +4,13 @@ workers drain the queue, and resumable (a job taken over from a dead worker repe
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import psycopg
 import pytest
 
-from agentmem.database import open_pool
 from agentmem.services import Services
-from agentmem.settings import Settings
-from embeddings.models import default_model
-from embeddings.registry import Embedders
-from hash_embedder import HashEmbedder
+from conftest import hash_services
 from jobs import probe_store as store
 from jobs import probes, queue, scheduler, worker
 from jobs.probe_scoring import score_probe
@@ -24,14 +19,8 @@ from webhook_server import receiver
 
 @pytest.fixture
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
-    settings = Settings(database_url=fresh_db, data_dir=tmp_path, scheduler=False, webhook_backoff_seconds=0)
-    pool = open_pool(fresh_db, 1, 8)
-    embedders = Embedders.of(HashEmbedder())
-    with pool.connection() as conn:
-        default = default_model(conn, embedders)
-    with ThreadPoolExecutor(2) as executor:
-        yield Services(pool=pool, embedders=embedders, settings=settings, default_model=default, executor=executor)
-    pool.close()
+    with hash_services(fresh_db, tmp_path, pool_size=8, webhook_backoff_seconds=0) as svc:
+        yield svc
 
 
 def _namespace(db: psycopg.Connection[Any], name: str) -> int:

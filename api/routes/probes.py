@@ -9,9 +9,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from agentmem.errors import Conflict
+from api.routes.jobs import job_out
 from api.deps import ConnDep, PrincipalDep, ServicesDep
 from api.probe_schemas import (
-    AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, JobOut, ProbeIn, ProbeOut, ProbeResultOut,
+    AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, ProbeIn, ProbeOut, ProbeResultOut,
     ProbeRunOut, ProbesRunOut, QualityOut, ScorePointOut,
 )
 from api.schemas import Receipt
@@ -67,7 +68,7 @@ def run_probes(conn: ConnDep, who: PrincipalDep, services: ServicesDep, response
     rep = probes_job.report(services, who.namespace_id, job)
     flagged = probes_job.probe_ids_of(rep.alerts)
     return ProbesRunOut(
-        job=JobOut(**asdict(job)), ran_here=ran_here, score=rep.score, baseline=_baseline(rep.baseline),
+        job=job_out(job), ran_here=ran_here, score=rep.score, baseline=_baseline(rep.baseline),
         results=[ProbeResultOut(**asdict(run), query=p.query, alert=p.id in flagged) for p, run in rep.results],
         alerts=[_alert(a) for a in rep.alerts],
     )
