@@ -6,7 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
     from jobs.probes import RunReport
@@ -48,21 +49,20 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _probe(args: argparse.Namespace) -> int:
-    """Run a namespace's probes now, on the database directly (no service needed), and print them."""
+@contextmanager
+def _offline_services(executor_threads: int) -> Iterator[Any]:
+    """What a job needs, on the database directly (no service process): the database (embedded by
+    default) checked and migrated, a pool, the model catalogue (models load when first used)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import psycopg
 
     from agentmem.database import check_pgvector, open_database, open_pool
-    from agentmem.errors import NotFound
     from agentmem.migrate import migrate
     from agentmem.services import Services
     from agentmem.settings import Settings
     from embeddings.catalog import service_embedders
     from embeddings.models import default_model
-    from jobs import probe_store, probes
-    from memory.namespaces import get_namespace
 
     settings = Settings()
     database = open_database(settings.database_url, settings.data_dir)
@@ -72,28 +72,35 @@ def _probe(args: argparse.Namespace) -> int:
         migrate(database.url)
         pool = open_pool(database.url, 1, 4)
         try:
-            embedders = service_embedders(settings)  # models load when the probes' search needs one
+            embedders = service_embedders(settings)
             with pool.connection() as conn:
-                try:
-                    ns = get_namespace(conn, args.namespace)
-                except NotFound as exc:
-                    print(f"agentmem: {exc.message}", file=sys.stderr)
-                    return 2
                 default = default_model(conn, embedders)
-            with ThreadPoolExecutor(2) as executor:
-                services = Services(pool=pool, embedders=embedders, settings=settings, default_model=default,
-                                    executor=executor)
-                with pool.connection() as conn:
-                    if not probe_store.list_probes(conn, ns.id):
-                        print(f"agentmem: namespace {ns.name!r} has no probes; add some with POST /probes",
-                              file=sys.stderr)
-                        return 2
-                job, ran_here = probes.run_now(services, ns.id, requested_by="cli")
-                rep = probes.report(services, ns.id, job)
+            with ThreadPoolExecutor(executor_threads) as executor:
+                yield Services(pool=pool, embedders=embedders, settings=settings, default_model=default,
+                               executor=executor)
         finally:
             pool.close()
     finally:
         database.close()
+
+
+def _probe(args: argparse.Namespace) -> int:
+    """Run a namespace's probes now, on the database directly (no service needed), and print them."""
+    from agentmem.errors import NotFound
+    from jobs import probe_store, probes
+    from memory.namespaces import get_namespace
+
+    with _offline_services(2) as services, services.pool.connection() as conn:
+        try:
+            ns = get_namespace(conn, args.namespace)
+        except NotFound as exc:
+            print(f"agentmem: {exc.message}", file=sys.stderr)
+            return 2
+        if not probe_store.list_probes(conn, ns.id):
+            print(f"agentmem: namespace {ns.name!r} has no probes; add some with POST /probes", file=sys.stderr)
+            return 2
+        job, ran_here = probes.run_now(services, ns.id, requested_by="cli")
+        rep = probes.report(services, ns.id, job)
     print(probe_table(rep))
     if not ran_here:
         print(f"job {job.id} is being run by another process ({job.done}/{job.total or '?'} probes so far)",
@@ -126,66 +133,42 @@ def _reembed(args: argparse.Namespace) -> int:
     """Queue a namespace's re-embedding job (optionally to another model) and run it here, with a progress bar."""
     import threading
     import time
-    from concurrent.futures import ThreadPoolExecutor
 
-    import psycopg
-
-    from agentmem.database import check_pgvector, open_database, open_pool
     from agentmem.errors import AgentmemError
-    from agentmem.migrate import migrate
-    from agentmem.services import Services
-    from agentmem.settings import Settings
-    from embeddings.catalog import service_embedders
-    from embeddings.models import default_model
     from embeddings.reembed import start_migration
     from jobs import queue, worker
     from memory.namespaces import get_namespace
 
-    settings = Settings()
-    database = open_database(settings.database_url, settings.data_dir)
-    try:
-        with psycopg.connect(database.url, autocommit=True) as conn:
-            check_pgvector(conn)
-        migrate(database.url)
-        pool = open_pool(database.url, 1, 4)
-        try:
-            embedders = service_embedders(settings)
+    with _offline_services(1) as services:
+        pool = services.pool
+        with pool.connection() as conn:
+            try:
+                ns = get_namespace(conn, args.namespace)
+                if args.model:
+                    start = start_migration(conn, services.embedders, services.default_model, ns.id, args.model)
+                    print(f"namespace {ns.name}: {start.status} (active {start.models.active.name}"
+                          + (f", target {start.models.target.name})" if start.models.target else ")"))
+            except AgentmemError as exc:
+                print(f"agentmem reembed: {exc.message}", file=sys.stderr)
+                return 2
+            job, _ = queue.enqueue(conn, "reembed", ns.id, {"model": args.model} if args.model else {}, "cli")
+        # Run it here unless a live service process holds it already; either way, follow it.
+        runner = threading.Thread(target=worker.run_one, args=(services, queue.worker_name(), ["reembed"]),
+                                  kwargs={"job_id": job.id}, daemon=True)
+        runner.start()
+        while True:
             with pool.connection() as conn:
-                try:
-                    default = default_model(conn, embedders)
-                    ns = get_namespace(conn, args.namespace)
-                    if args.model:
-                        start = start_migration(conn, embedders, default, ns.id, args.model)
-                        print(f"namespace {ns.name}: {start.status} (active {start.models.active.name}"
-                              + (f", target {start.models.target.name})" if start.models.target else ")"))
-                except AgentmemError as exc:
-                    print(f"agentmem reembed: {exc.message}", file=sys.stderr)
-                    return 2
-                job, _ = queue.enqueue(conn, "reembed", ns.id, {"model": args.model} if args.model else {}, "cli")
-            with ThreadPoolExecutor(1) as executor:
-                services = Services(pool=pool, embedders=embedders, settings=settings, default_model=default,
-                                    executor=executor)
-                # Run it here unless a live service process holds it already; either way, follow it.
-                runner = threading.Thread(target=worker.run_one, args=(services, queue.worker_name(), ["reembed"]),
-                                          kwargs={"job_id": job.id}, daemon=True)
-                runner.start()
-                while True:
-                    with pool.connection() as conn:
-                        current = queue.get(conn, ns.id, job.id)
-                    assert current is not None
-                    _draw_progress(current.done, current.total)
-                    if current.status in ("done", "failed"):
-                        break
-                    time.sleep(0.5)
-                runner.join()
-            print(file=sys.stderr)
-            print(f"job {current.id}: {current.status}"
-                  + (f" {current.result}" if current.result else "") + (f" {current.error}" if current.error else ""))
-            return 0 if current.status == "done" else 1
-        finally:
-            pool.close()
-    finally:
-        database.close()
+                current = queue.get(conn, ns.id, job.id)
+            assert current is not None
+            _draw_progress(current.done, current.total)
+            if current.status in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        runner.join()
+    print(file=sys.stderr)
+    print(f"job {current.id}: {current.status}"
+          + (f" {current.result}" if current.result else "") + (f" {current.error}" if current.error else ""))
+    return 0 if current.status == "done" else 1
 
 
 def _draw_progress(done: int, total: int | None, width: int = 30) -> None:
