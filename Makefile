@@ -42,7 +42,7 @@ test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/agentmem bench ingest
+	$(BIN)/python -m benchmarks $(or $(BENCH),ingest) $(ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/agentmem migrate

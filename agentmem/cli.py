@@ -1,4 +1,4 @@
-"""The `agentmem` command: serve, migrate, reembed, probe, bench."""
+"""The `agentmem` command: serve, migrate, reembed, probe. (Benchmarks run from a checkout: `python -m benchmarks`.)"""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
-    from jobs.probes import RunReport
+    from agentmem.jobs.probes import RunReport
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from agentmem.settings import Settings
-    from api.app import create_app
+    from agentmem.core.settings import Settings
+    from agentmem.api.app import create_app
 
     settings = Settings()
     if not settings.database_url:
@@ -29,9 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     import psycopg
 
-    from agentmem.database import check_pgvector, open_database
-    from agentmem.migrate import applied_versions, migrate
-    from agentmem.settings import Settings
+    from agentmem.core.database import check_pgvector, open_database
+    from agentmem.core.migrate import applied_versions, migrate
+    from agentmem.core.settings import Settings
 
     settings = Settings()
     database = open_database(settings.database_url, settings.data_dir)
@@ -57,12 +57,12 @@ def _offline_services(executor_threads: int) -> Iterator[Any]:
 
     import psycopg
 
-    from agentmem.database import check_pgvector, open_database, open_pool
-    from agentmem.migrate import migrate
-    from agentmem.services import Services
-    from agentmem.settings import Settings
-    from embeddings.catalog import service_embedders
-    from embeddings.models import default_model
+    from agentmem.core.database import check_pgvector, open_database, open_pool
+    from agentmem.core.migrate import migrate
+    from agentmem.api.services import Services
+    from agentmem.core.settings import Settings
+    from agentmem.embeddings.catalog import service_embedders
+    from agentmem.embeddings.models import default_model
 
     settings = Settings()
     database = open_database(settings.database_url, settings.data_dir)
@@ -86,9 +86,9 @@ def _offline_services(executor_threads: int) -> Iterator[Any]:
 
 def _probe(args: argparse.Namespace) -> int:
     """Run a namespace's probes now, on the database directly (no service needed), and print them."""
-    from agentmem.errors import NotFound
-    from jobs import probe_store, probes
-    from memory.namespaces import get_namespace
+    from agentmem.core.errors import NotFound
+    from agentmem.jobs import probe_store, probes
+    from agentmem.memory.namespaces import get_namespace
 
     with _offline_services(2) as services, services.pool.connection() as conn:
         try:
@@ -134,10 +134,10 @@ def _reembed(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from agentmem.errors import AgentmemError
-    from embeddings.reembed import start_migration
-    from jobs import queue, worker
-    from memory.namespaces import get_namespace
+    from agentmem.core.errors import AgentmemError
+    from agentmem.embeddings.reembed import start_migration
+    from agentmem.jobs import queue, worker
+    from agentmem.memory.namespaces import get_namespace
 
     with _offline_services(1) as services:
         pool = services.pool
@@ -180,23 +180,6 @@ def _draw_progress(done: int, total: int | None, width: int = 30) -> None:
           end="", file=sys.stderr, flush=True)
 
 
-# Benchmark name -> module with main(argv) -> int.
-BENCHMARKS = {
-    "ingest": "benchmarks.ingest",
-    "chunk-size": "benchmarks.chunk_size",
-    "locomo": "benchmarks.locomo",
-    "scale": "benchmarks.scale",
-    "drift": "benchmarks.drift",
-    "models": "benchmarks.models",
-}
-
-
-def _bench(args: argparse.Namespace) -> int:
-    import importlib
-
-    return int(importlib.import_module(BENCHMARKS[args.name]).main(args.rest))
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -222,11 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     reembed.add_argument("--namespace", required=True, help="the namespace's name")
     reembed.add_argument("--model", default=None, help="migrate to this embedding model (see GET /settings/embedding)")
     reembed.set_defaults(func=_reembed)
-
-    bench = sub.add_parser("bench", help="run a benchmark (prints a table, writes JSON)")
-    bench.add_argument("name", choices=sorted(BENCHMARKS))
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

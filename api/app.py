@@ -12,17 +12,17 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentmem.admin_token import resolve_admin_token
-from agentmem.database import Database, check_pgvector, open_database, open_pool
-from agentmem.migrate import migrate
-from agentmem.services import Services
-from agentmem.settings import Settings
-from api.errors import error_body, install_error_handlers
-from api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
-from embeddings.base import Embedder
-from embeddings.catalog import service_embedders
-from embeddings.models import default_model
-from embeddings.registry import Embedders
+from agentmem.core.admin_token import resolve_admin_token
+from agentmem.core.database import Database, check_pgvector, open_database, open_pool
+from agentmem.core.migrate import migrate
+from agentmem.api.services import Services
+from agentmem.core.settings import Settings
+from agentmem.api.errors import error_body, install_error_handlers
+from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
+from agentmem.embeddings.base import Embedder
+from agentmem.embeddings.catalog import service_embedders
+from agentmem.embeddings.models import default_model
+from agentmem.embeddings.registry import Embedders
 
 log = logging.getLogger("agentmem")
 
@@ -110,8 +110,8 @@ def create_app(
                 app.state.services = services
                 scheduler = None
                 if settings.scheduler:
-                    from jobs.queue import worker_name
-                    from jobs.scheduler import start as start_scheduler
+                    from agentmem.jobs.queue import worker_name
+                    from agentmem.jobs.scheduler import start as start_scheduler
 
                     scheduler = start_scheduler(services, worker_name())
                 try:

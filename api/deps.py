@@ -9,9 +9,9 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agentmem.errors import PayloadTooLarge, Unauthorized
-from agentmem.services import Services
-from memory.namespaces import Principal, resolve_key
+from agentmem.core.errors import PayloadTooLarge, Unauthorized
+from agentmem.api.services import Services
+from agentmem.memory.namespaces import Principal, resolve_key
 
 _bearer = HTTPBearer(auto_error=False)
 

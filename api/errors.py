@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agentmem.errors import AgentmemError
+from agentmem.core.errors import AgentmemError
 
 log = logging.getLogger("agentmem.api")
 

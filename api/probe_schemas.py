@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from api.schemas import Input, JobOut, StrategyName, Text
+from agentmem.api.schemas import Input, JobOut, StrategyName, Text
 
 SourceUri = Annotated[Text, Field(max_length=2000)]
 

@@ -1,7 +1,7 @@
 """Keyword search options compared at scale: BM25 in PostgreSQL (the service's), bm25s in Python, PostgreSQL ts_rank_cd.
 
 Same run, same machine, same data:
-- latency p50/p95 of a top-k keyword query over the 100k-chunk namespace of `agentmem bench scale`
+- latency p50/p95 of a top-k keyword query over the 100k-chunk namespace of `python -m benchmarks scale`
   (its realistic queries), for keyword_hits (chunk_terms postings + namespace_stats), bm25s (English
   stop words, Snowball stemmer, the index in this process) and full text with an OR tsquery ranked by
   ts_rank_cd (GIN index on chunks.tsv);
@@ -9,7 +9,7 @@ Same run, same machine, same data:
   incremental update: a write means a rebuild); for PostgreSQL, the time and size of the postings
   table and of the GIN index, and what the BM25 triggers add to one document's insert and delete;
 - quality on LoCoMo: evidence recall@10 of each, keyword only, one item per turn, every conversation,
-  questions of categories 1-4 (as in `agentmem bench locomo`).
+  questions of categories 1-4 (as in `python -m benchmarks locomo`).
 
 Vectors play no part in keyword search, so every chunk here gets the same unit vector: this
 benchmark needs no embedding run. bm25s is not a dependency of agentmem: install it (and PyStemmer)
@@ -33,15 +33,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import psycopg
 
-from agentmem.settings import Settings
+from agentmem.core.settings import Settings
 from benchmarks.corpus import load_locomo, session_numbers, turn_text
 from benchmarks.scale import ms_since, prepare_database, spread
 from benchmarks.scale_data import CHUNK_TOKENS, Plan, PlannedDoc, build_plan, load_namespace, queries
-from benchmarks.server import embedded_database
-from embeddings.models import by_id, input_hash, register
-from embeddings.registry import ModelSpec
-from memory.namespaces import create_namespace
-from retrieval.search import keyword_hits
+from agentmem.api.in_thread import embedded_database
+from agentmem.embeddings.models import by_id, input_hash, register
+from agentmem.embeddings.registry import ModelSpec
+from agentmem.memory.namespaces import create_namespace
+from agentmem.retrieval.search import keyword_hits
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "bm25_compare.json"
 _DIA = re.compile(r"^D(\d+):(\d+)$")

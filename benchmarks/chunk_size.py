@@ -24,10 +24,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from agentmem.settings import Settings
-from agentmem.tokens import count_tokens
+from agentmem.core.settings import Settings
+from agentmem.core.tokens import count_tokens
 from benchmarks.corpus import Session, docstring_docs, load_locomo, locomo_sessions
-from memory.chunking import chunk_text
+from agentmem.memory.chunking import chunk_text
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "chunk_size.json"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -243,7 +243,7 @@ def table(rows: Sequence[dict[str, Any]], budgets: Sequence[int]) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="agentmem bench chunk-size", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks chunk-size", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="64,128,192,256", help="chunk sizes in cl100k tokens, comma-separated")
     p.add_argument("--budgets", default="1000,2000", help="context budgets in tokens, comma-separated")
     p.add_argument("--conversations", type=int, default=None, help="use only the first N conversations")
@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     conversations, stats = load_conversations(args.locomo, args.conversations)
 
     import torch
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings.minilm import load_minilm
 
     settings = Settings()
     embedder = load_minilm(batch_size=settings.embed_batch_size)

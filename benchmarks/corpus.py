@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from memory.chunking import Chunk, chunk_text
+from agentmem.memory.chunking import Chunk, chunk_text
 
 REPO = Path(__file__).resolve().parent.parent
 LOCOMO_ENV = "AGENTMEM_LOCOMO"

@@ -13,7 +13,7 @@ polled), on LoCoMo conversations, one item per turn:
     mid-migration if it lasts long enough to catch), then flips; the probes run on the new model.
 Reports probe score, failing probes, freshness and stale documents before, at detection, and after
 repair, with the time to detect and to repair. Prints a table, writes JSON.
-Run: `agentmem bench drift` (or `python -m benchmarks.drift`).
+Run: `python -m benchmarks drift` (or `python -m benchmarks.drift`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from typing import Any, Callable, Sequence
 
 import httpx
 
-from agentmem.settings import Settings
+from agentmem.core.settings import Settings
 from benchmarks.corpus import load_locomo
 from benchmarks.locomo import conversation_turns, ingest, questions
-from benchmarks.server import embedded_database, make_tenant, serve
+from agentmem.api.in_thread import embedded_database, make_tenant, serve
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "drift.json"
 SECOND_MODEL = "minilm-static-256"
@@ -106,7 +106,7 @@ def snapshot(api: Api, phase: str, t0: float, probe_below: float, note: str = ""
 
 
 def run(args: argparse.Namespace) -> Drift:
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings.minilm import load_minilm
 
     rng = random.Random(args.seed)
     data = load_locomo(args.locomo)
@@ -238,7 +238,7 @@ def table(d: Drift) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="agentmem bench drift", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks drift", description=__doc__.splitlines()[0])
     p.add_argument("--conversations", type=int, default=2, help="LoCoMo conversations to ingest (default 2)")
     p.add_argument("--probes", type=int, default=60, help="probes to register (default 60)")
     p.add_argument("--k", type=int, default=10, help="probe depth (default 10)")

@@ -26,10 +26,10 @@ from typing import Any, Iterable, Sequence
 import httpx
 import psycopg
 
-from agentmem.settings import Settings
+from agentmem.core.settings import Settings
 from benchmarks.corpus import Doc, iter_documents, take_chunks
-from benchmarks.server import Running, embedded_database, make_tenant, serve
-from memory.chunking import Chunk
+from agentmem.api.in_thread import Running, embedded_database, make_tenant, serve
+from agentmem.memory.chunking import Chunk
 
 TARGET_RATIO = 0.85
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ingest.json"
@@ -210,7 +210,7 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="agentmem bench ingest", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks ingest", description=__doc__.splitlines()[0])
     p.add_argument("--chunks", type=int, default=20_000, help="chunks to ingest (default 20000)")
     p.add_argument("--batch-docs", type=int, default=16, help="documents per POST /documents/batch (default 16)")
     p.add_argument("--concurrency", default="1,2",
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f" tokens, {len(requests)} requests in {len(rounds)} rounds ({time.perf_counter() - started:.0f} s)",
           file=sys.stderr)
 
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings.minilm import load_minilm
 
     import torch
 

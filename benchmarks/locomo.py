@@ -6,7 +6,7 @@ dia_id in metadata), through the real HTTP API. For every question of categories
 - evidence-in-context at 1,000 / 2,000 / 4,000 tokens: whether every evidence turn is in the
   context POST /context/assemble returns, against the baseline "the most recent turns that fit";
 - assemble latency (p50/p95, client side).
-Prints a table and writes JSON. Run: `agentmem bench locomo` (or `python -m benchmarks.locomo`).
+Prints a table and writes JSON. Run: `python -m benchmarks locomo` (or `python -m benchmarks.locomo`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from agentmem.tokens import count_tokens
+from agentmem.core.tokens import count_tokens
 from benchmarks.corpus import load_locomo, session_numbers, turn_text
-from benchmarks.server import embedded_database, make_tenant, serve
+from agentmem.api.in_thread import embedded_database, make_tenant, serve
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "locomo.json"
 STRATEGIES = ("keyword_only", "vector_only", "hybrid_rrf", "hybrid_zscore")
@@ -149,8 +149,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agentmem.settings import Settings
-    from embeddings.catalog import service_embedders
+    from agentmem.core.settings import Settings
+    from agentmem.embeddings.catalog import service_embedders
 
     data = load_locomo(args.locomo)[: args.conversations]
     ks = [5, 10, 20]
@@ -279,7 +279,7 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="agentmem bench locomo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks locomo", description=__doc__.splitlines()[0])
     p.add_argument("--conversations", type=int, default=10, help="how many of the 10 conversations (default all)")
     p.add_argument("--budgets", default="1000,2000,4000", help="token budgets, comma-separated")
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")

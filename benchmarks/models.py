@@ -6,7 +6,7 @@ turns, one vector per turn with the preceding turn as context, as the service in
 cosine search in numpy, so the figures are the models', not the index's). The static model's
 one-time distillation is timed too (uncached, into a temporary folder).
 
-    agentmem bench models [--conversations 10] [--k 10]
+    python -m benchmarks models [--conversations 10] [--k 10]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.corpus import load_locomo
 from benchmarks.locomo import conversation_turns, questions
-from memory.documents import index_text
+from agentmem.memory.documents import index_text
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "models.json"
 
@@ -62,7 +62,7 @@ def recall(embedder: Any, data: list[dict[str, Any]], ks: Sequence[int]) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="agentmem bench models", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks models", description=__doc__.split("\n")[0])
     p.add_argument("--conversations", type=int, default=10, help="LoCoMo conversations to use (default all 10)")
     p.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
     p.add_argument("--speed-chunks", type=int, default=2000)
@@ -72,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    from embeddings import static
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings import static
+    from agentmem.embeddings.minilm import load_minilm
 
     data = load_locomo(args.locomo)[: args.conversations]
     turns = [t.text for conv in data for t in conversation_turns(conv)]

@@ -8,7 +8,7 @@ p50 <= 1.5 x floor p50, assemble p95 < 50 ms. Also: recall@k of the HNSW path ag
 without and with a selective metadata filter (iterative scan on, as the service sets it).
 
 Data: benchmarks/scale_data.py (real text, real MiniLM vectors cached under /tmp, COPY into the
-tables, a second smaller namespace in the same tables). Run: `agentmem bench scale --chunks 100000`.
+tables, a second smaller namespace in the same tables). Run: `python -m benchmarks scale --chunks 100000`.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from agentmem.database import open_pool
-from agentmem.migrate import migrate
-from agentmem.settings import Settings
+from agentmem.core.database import open_pool
+from agentmem.core.migrate import migrate
+from agentmem.core.settings import Settings
 from benchmarks.scale_data import CHUNK_TOKENS, Plan, build_plan, bulk_load, cached_embeddings, queries
-from benchmarks.server import embedded_database, serve
-from embeddings.models import register
-from memory.namespaces import create_namespace, issue_key
-from retrieval.filters import NO_FILTERS, Filters
-from retrieval.search import QueryVector, keyword_hits, vector_hits
-from retrieval.strategies import HYBRID_RRF
+from agentmem.api.in_thread import embedded_database, serve
+from agentmem.embeddings.models import register
+from agentmem.memory.namespaces import create_namespace, issue_key
+from agentmem.retrieval.filters import NO_FILTERS, Filters
+from agentmem.retrieval.search import QueryVector, keyword_hits, vector_hits
+from agentmem.retrieval.strategies import HYBRID_RRF
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "scale.json"
 TARGET_RATIO = 1.5
@@ -289,7 +289,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="agentmem bench scale", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks scale", description=__doc__.splitlines()[0])
     p.add_argument("--chunks", type=int, default=100_000, help="chunks in the queried namespace (default 100000)")
     p.add_argument("--small-chunks", type=int, default=None, help="chunks in the second namespace (default chunks/10)")
     p.add_argument("--queries", type=int, default=200, help="assemble calls (default 200)")
@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings.minilm import load_minilm
 
     embedder = load_minilm(batch_size=settings.embed_batch_size)
     vectors, embed_s = cached_embeddings(plan.texts(), embedder)

@@ -29,11 +29,11 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 
-from agentmem.tokens import count_many
+from agentmem.core.tokens import count_many
 from benchmarks.corpus import Doc, iter_documents, load_locomo, locomo_path, session_numbers, turn_text
-from embeddings.models import Model, input_hash
-from memory.chunking import chunk_text
-from memory.hashing import content_hash
+from agentmem.embeddings.models import Model, input_hash
+from agentmem.memory.chunking import chunk_text
+from agentmem.memory.hashing import content_hash
 
 CACHE = Path("/tmp/agentmem-scale-cache")
 PLAN_VERSION = "scale-plan-2"  # change when the way the corpus is cut changes

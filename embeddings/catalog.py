@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from agentmem.settings import Settings
-from embeddings import minilm, static
-from embeddings.base import Embedder
-from embeddings.registry import Embedders, ModelSpec
+from agentmem.core.settings import Settings
+from agentmem.embeddings import minilm, static
+from agentmem.embeddings.base import Embedder
+from agentmem.embeddings.registry import Embedders, ModelSpec
 
 
 # Cosine similarity above which two chunks say the same thing, per model: the scale is the model's.
@@ -23,7 +23,7 @@ DUPLICATE_COSINE = {static.NAME: 0.99}
 
 
 def duplicate_cosine(model_name: str) -> float:
-    from retrieval.dedup import DEFAULT_THRESHOLD
+    from agentmem.retrieval.dedup import DEFAULT_THRESHOLD
 
     return DUPLICATE_COSINE.get(model_name, DEFAULT_THRESHOLD)
 

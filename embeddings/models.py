@@ -16,8 +16,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from agentmem.errors import NotFound
-from embeddings.registry import Embedders
+from agentmem.core.errors import NotFound
+from agentmem.embeddings.registry import Embedders
 
 log = logging.getLogger("agentmem.embeddings")
 

@@ -25,8 +25,8 @@ import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from embeddings.models import Model, NamespaceModels, input_hash, namespace_models, registered
-from embeddings.registry import Embedders
+from agentmem.embeddings.models import Model, NamespaceModels, input_hash, namespace_models, registered
+from agentmem.embeddings.registry import Embedders
 
 log = logging.getLogger("agentmem.reembed")
 

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from agentmem.errors import InvalidInput, ModelUnavailable
-from embeddings.base import Embedder
+from agentmem.core.errors import InvalidInput, ModelUnavailable
+from agentmem.embeddings.base import Embedder
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def cached_table(model_path: str, base_version: str, cache_dir: Path, dimension:
 
 def load_static(cache_dir: Path, token_ids: Sequence[int] | None = None) -> StaticEmbedder:
     """The static model distilled from the installed all-MiniLM-L6-v2 package."""
-    from embeddings.minilm import minilm_path, minilm_version
+    from agentmem.embeddings.minilm import minilm_path, minilm_version
 
     path, base = minilm_path(), minilm_version()
     table = cached_table(path, base, cache_dir, DIMENSION, token_ids)

@@ -19,8 +19,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from jobs.probe_scoring import AlertDecision
-from jobs.webhook import Delivery
+from agentmem.jobs.probe_scoring import AlertDecision
+from agentmem.jobs.webhook import Delivery
 
 log = logging.getLogger("agentmem.alerts")
 

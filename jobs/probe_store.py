@@ -15,8 +15,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.errors import Conflict, NotFound
-from jobs.probe_scoring import Baseline, ProbeOutcome
+from agentmem.core.errors import Conflict, NotFound
+from agentmem.jobs.probe_scoring import Baseline, ProbeOutcome
 
 
 @dataclass(frozen=True)

@@ -16,22 +16,22 @@ from functools import partial
 from typing import Any
 
 
-from agentmem.services import Services
-from jobs import alerts, queue
-from jobs import probe_store as store
-from jobs.probe_scoring import (
+from agentmem.api.services import Services
+from agentmem.jobs import alerts, queue
+from agentmem.jobs import probe_store as store
+from agentmem.jobs.probe_scoring import (
     AlertPolicy, Baseline, ProbeCheck, ProbeOutcome, baseline_for, decide_alerts, namespace_score,
     probe_set_fingerprint, score_probe,
 )
-from jobs.queue import Job
-from jobs.scheduler import schedule
-from jobs.webhook import post_json
-from jobs.worker import Progress, handler, run_one
-from memory.freshness import FreshnessPolicy, freshness_by_source
-from memory.namespaces import NamespaceSettings, namespace_settings
-from retrieval.filters import NO_FILTERS
-from retrieval.search import QueryEmbedder, SearchPlan, Timings, query_embedder, run_search
-from retrieval.strategies import deep_enough, for_namespace
+from agentmem.jobs.queue import Job
+from agentmem.jobs.scheduler import schedule
+from agentmem.jobs.webhook import post_json
+from agentmem.jobs.worker import Progress, handler, run_one
+from agentmem.memory.freshness import FreshnessPolicy, freshness_by_source
+from agentmem.memory.namespaces import NamespaceSettings, namespace_settings
+from agentmem.retrieval.filters import NO_FILTERS
+from agentmem.retrieval.search import QueryEmbedder, SearchPlan, Timings, query_embedder, run_search
+from agentmem.retrieval.strategies import deep_enough, for_namespace
 
 log = logging.getLogger("agentmem.jobs")
 

@@ -4,7 +4,7 @@ A worker claims the oldest claimable job with `FOR UPDATE SKIP LOCKED` (two work
 same row), then keeps a heartbeat while it works. A job whose worker died (kill -9, lost machine)
 stops beating; after `stale_after` it is claimable again, and the next worker resumes it. Handlers
 are therefore written to be idempotent and to derive their progress from what is stored, never
-from memory. A heartbeat that finds the job taken by another worker raises `LeaseLost`, so a
+from agentmem.memory. A heartbeat that finds the job taken by another worker raises `LeaseLost`, so a
 worker that was presumed dead and comes back stops instead of racing its successor.
 """
 

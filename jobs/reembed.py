@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentmem.services import Services
-from embeddings.reembed import due_namespaces, reembed_namespace
-from jobs.queue import Job
-from jobs.scheduler import schedule
-from jobs.worker import Progress, handler
+from agentmem.api.services import Services
+from agentmem.embeddings.reembed import due_namespaces, reembed_namespace
+from agentmem.jobs.queue import Job
+from agentmem.jobs.scheduler import schedule
+from agentmem.jobs.worker import Progress, handler
 
 
 @handler("reembed")

@@ -15,9 +15,9 @@ from typing import Any, Callable
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from agentmem.services import Services
-from jobs import queue
-from jobs.worker import drain
+from agentmem.api.services import Services
+from agentmem.jobs import queue
+from agentmem.jobs.worker import drain
 
 log = logging.getLogger("agentmem.jobs")
 
@@ -50,7 +50,7 @@ def enqueue_due(services: Services, kind: str) -> int:
 
 
 def start(services: Services, worker: str) -> BackgroundScheduler:
-    from jobs.worker import _load_handlers
+    from agentmem.jobs.worker import _load_handlers
 
     _load_handlers()  # job modules declare their schedules on import
     # APScheduler logs every run at INFO: two lines per poll would bury the service's own log.

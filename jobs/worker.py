@@ -13,9 +13,9 @@ import uuid
 from datetime import timedelta
 from typing import Any, Callable, Protocol, Sequence
 
-from agentmem.services import Services
-from jobs import queue
-from jobs.queue import Job, LeaseLost
+from agentmem.api.services import Services
+from agentmem.jobs import queue
+from agentmem.jobs.queue import Job, LeaseLost
 
 log = logging.getLogger("agentmem.jobs")
 
@@ -87,7 +87,7 @@ def _load_handlers() -> None:
     """Handlers register themselves on import; import every job module once."""
     import importlib
 
-    for module in ("jobs.reembed", "jobs.probes"):
+    for module in ("agentmem.jobs.reembed", "agentmem.jobs.probes"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

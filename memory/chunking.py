@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from agentmem.tokens import count_tokens
+from agentmem.core.tokens import count_tokens
 
 # A sentence-ish unit: text up to and including a sentence end or a line break, plus trailing space.
 _UNIT = re.compile(r"[^\n.!?]*(?:[.!?]+(?=\s|$)|\n+|$)\s*|[^\n]+", re.S)

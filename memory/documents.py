@@ -17,13 +17,13 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.errors import NotFound
-from agentmem.tokens import count_tokens
-from embeddings.models import Model, NamespaceModels, adopt_default, default_model, input_hash, namespace_models
-from embeddings.registry import Embedders
-from memory.chunking import Chunk, chunk_text
-from memory.hashing import content_hash
-from memory.namespaces import Principal
+from agentmem.core.errors import NotFound
+from agentmem.core.tokens import count_tokens
+from agentmem.embeddings.models import Model, NamespaceModels, adopt_default, default_model, input_hash, namespace_models
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.chunking import Chunk, chunk_text
+from agentmem.memory.hashing import content_hash
+from agentmem.memory.namespaces import Principal
 
 _COLUMNS = (
     "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"

@@ -7,14 +7,14 @@ from typing import Any
 
 import psycopg
 
-from agentmem.errors import Conflict
-from embeddings.registry import Embedders
-from embeddings.models import default_model, namespace_models
-from memory.documents import DocumentInput, UpsertResult, current_models, prepare, write_prepared
-from memory.namespaces import Principal
-from memory.scratchpad import list_entries
-from memory.summaries import build_task_summary
-from memory.tasks import Task, get_task, mark_completed
+from agentmem.core.errors import Conflict
+from agentmem.embeddings.registry import Embedders
+from agentmem.embeddings.models import default_model, namespace_models
+from agentmem.memory.documents import DocumentInput, UpsertResult, current_models, prepare, write_prepared
+from agentmem.memory.namespaces import Principal
+from agentmem.memory.scratchpad import list_entries
+from agentmem.memory.summaries import build_task_summary
+from agentmem.memory.tasks import Task, get_task, mark_completed
 
 
 def add_memory(

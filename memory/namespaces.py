@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.errors import Conflict, NotFound
+from agentmem.core.errors import Conflict, NotFound
 
 KEY_PREFIX = "amk_"
 

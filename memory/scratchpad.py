@@ -12,13 +12,13 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.errors import Conflict, InvalidInput
-from agentmem.tokens import count_tokens
-from embeddings.models import Model, adopt_default, default_model, namespace_models
-from embeddings.registry import Embedders
-from memory.hashing import content_hash
-from memory.namespaces import Principal
-from memory.tasks import get_task
+from agentmem.core.errors import Conflict, InvalidInput
+from agentmem.core.tokens import count_tokens
+from agentmem.embeddings.models import Model, adopt_default, default_model, namespace_models
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.hashing import content_hash
+from agentmem.memory.namespaces import Principal
+from agentmem.memory.tasks import get_task
 
 CLAIM_KINDS = ("fact", "result")
 _COLUMNS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from agentmem.tokens import count_tokens
+from agentmem.core.tokens import count_tokens
 
 DEFAULT_MAX_TOKENS = 400
 

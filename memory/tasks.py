@@ -11,9 +11,9 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.errors import Conflict, NotFound
-from agentmem.tokens import count_many
-from memory.namespaces import Principal
+from agentmem.core.errors import Conflict, NotFound
+from agentmem.core.tokens import count_many
+from agentmem.memory.namespaces import Principal
 
 _COLUMNS = (
     "id, goal, constraints, pinned, pinned_tokens, version, status, outcome, created_at, updated_at, completed_at"

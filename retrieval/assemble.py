@@ -18,21 +18,21 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.database import as_array
-from agentmem.errors import InvalidInput, NotFound
-from agentmem.services import Services
-from agentmem.tokens import count_tokens
-from memory.namespaces import Principal
-from embeddings.catalog import duplicate_cosine
-from retrieval.dedup import near_duplicates
-from retrieval.filters import Filters
-from memory.freshness import FreshnessPolicy, is_stale
-from retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
-from retrieval.search import (
+from agentmem.core.database import as_array
+from agentmem.core.errors import InvalidInput, NotFound
+from agentmem.api.services import Services
+from agentmem.core.tokens import count_tokens
+from agentmem.memory.namespaces import Principal
+from agentmem.embeddings.catalog import duplicate_cosine
+from agentmem.retrieval.dedup import near_duplicates
+from agentmem.retrieval.filters import Filters
+from agentmem.memory.freshness import FreshnessPolicy, is_stale
+from agentmem.retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
+from agentmem.retrieval.search import (
     QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, query_embedder, run_search,
 )
-from retrieval.strategies import Strategy
-from retrieval.trust import injection_flags
+from agentmem.retrieval.strategies import Strategy
+from agentmem.retrieval.trust import injection_flags
 
 log = logging.getLogger("agentmem.assemble")
 

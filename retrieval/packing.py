@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from retrieval.trust import TRUSTED, UNTRUSTED
+from agentmem.retrieval.trust import TRUSTED, UNTRUSTED
 
 DEFAULT_SCRATCHPAD_SHARE = 0.35  # of what pinned leaves, when the caller gives no reserve
 RECENT_ALWAYS_FULL = 3  # the newest steps are shown whole while they fit

@@ -25,13 +25,13 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from embeddings.models import HNSW_MAX_DIMENSION, Model
-from embeddings.registry import Embedders
-from memory.freshness import FreshnessPolicy, freshness_score, weighted
-from retrieval import bm25
-from retrieval.filters import NO_FILTERS, Filters, where
-from retrieval.fusion import Ranked, rrf, zscore
-from retrieval.strategies import Strategy
+from agentmem.embeddings.models import HNSW_MAX_DIMENSION, Model
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.freshness import FreshnessPolicy, freshness_score, weighted
+from agentmem.retrieval import bm25
+from agentmem.retrieval.filters import NO_FILTERS, Filters, where
+from agentmem.retrieval.fusion import Ranked, rrf, zscore
+from agentmem.retrieval.strategies import Strategy
 
 _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, c.metadata,"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from agentmem.errors import InvalidInput
-from retrieval.fusion import DEFAULT_RRF_K
+from agentmem.core.errors import InvalidInput
+from agentmem.retrieval.fusion import DEFAULT_RRF_K
 
 
 @dataclass(frozen=True)

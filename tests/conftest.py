@@ -25,9 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
-from agentmem.migrate import migrate  # noqa: E402
-from agentmem.settings import Settings  # noqa: E402
-from api.app import create_app  # noqa: E402
+from agentmem.core.migrate import migrate  # noqa: E402
+from agentmem.core.settings import Settings  # noqa: E402
+from agentmem.api.app import create_app  # noqa: E402
 
 TEMPLATE = "agentmem_test_template"
 ADMIN_TOKEN = "test-admin-token"
@@ -46,7 +46,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    from agentmem.database import start_embedded
+    from agentmem.core.database import start_embedded
 
     database = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
     try:
@@ -93,7 +93,7 @@ def empty_db(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def embedder() -> Any:
-    from embeddings.minilm import load_minilm
+    from agentmem.embeddings.minilm import load_minilm
 
     return load_minilm()
 
@@ -172,10 +172,10 @@ def hash_services(database_url: str, data_dir: Path, pool_size: int = 4, **overr
     """Services for running jobs in a test: the hash embedder, no scheduler (the test drains jobs)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from agentmem.database import open_pool
-    from agentmem.services import Services
-    from embeddings.models import default_model
-    from embeddings.registry import Embedders
+    from agentmem.core.database import open_pool
+    from agentmem.api.services import Services
+    from agentmem.embeddings.models import default_model
+    from agentmem.embeddings.registry import Embedders
     from hash_embedder import HashEmbedder
 
     settings = Settings(database_url=database_url, data_dir=data_dir, scheduler=False, **overrides)

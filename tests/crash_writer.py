@@ -8,10 +8,10 @@ import uuid
 import psycopg
 from pgvector.psycopg import register_vector
 
-from embeddings.registry import Embedders
+from agentmem.embeddings.registry import Embedders
 from hash_embedder import HashEmbedder
-from memory.documents import DocumentInput, upsert_documents
-from memory.namespaces import Principal
+from agentmem.memory.documents import DocumentInput, upsert_documents
+from agentmem.memory.namespaces import Principal
 
 
 def main(url: str, namespace_id: int, key_id: str) -> None:

@@ -14,16 +14,16 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from agentmem.database import as_array, open_pool
-from agentmem.services import Services
-from agentmem.settings import Settings
-from embeddings.models import default_model
-from embeddings.registry import Embedders
+from agentmem.core.database import as_array, open_pool
+from agentmem.api.services import Services
+from agentmem.core.settings import Settings
+from agentmem.embeddings.models import default_model
+from agentmem.embeddings.registry import Embedders
 from hash_embedder import HashEmbedder
-from memory.documents import DocumentInput, index_text, upsert_documents
-from memory.namespaces import Principal, create_namespace, issue_key, resolve_key
-from memory.scratchpad import add_entry
-from memory.tasks import create_task
+from agentmem.memory.documents import DocumentInput, index_text, upsert_documents
+from agentmem.memory.namespaces import Principal, create_namespace, issue_key, resolve_key
+from agentmem.memory.scratchpad import add_entry
+from agentmem.memory.tasks import create_task
 
 OLD = HashEmbedder()  # hash-test, 384 dimensions
 NEW = HashEmbedder(256)  # hash-test-256: other vectors, another dimension

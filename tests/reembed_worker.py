@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from jobs import queue, worker
+from agentmem.jobs import queue, worker
 from reembed_helpers import NEW, CountingEmbedder, embedders, services_for
 
 

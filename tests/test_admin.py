@@ -3,8 +3,8 @@ import stat
 
 from fastapi.testclient import TestClient
 
-from agentmem.admin_token import resolve_admin_token
-from agentmem.settings import Settings
+from agentmem.core.admin_token import resolve_admin_token
+from agentmem.core.settings import Settings
 from conftest import Tenant
 
 

@@ -7,7 +7,7 @@ import random
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.tokens import count_tokens
+from agentmem.core.tokens import count_tokens
 from conftest import Tenant
 
 TASK = {"goal": "Plan the Lisbon offsite", "constraints": ["budget under 20k EUR", "cite every price"],

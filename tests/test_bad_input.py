@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.settings import Settings
-from api.app import create_app
+from agentmem.core.settings import Settings
+from agentmem.api.app import create_app
 from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
 from hash_embedder import HashEmbedder
 

@@ -10,12 +10,12 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from hash_embedder import HashEmbedder
-from embeddings.registry import Embedders
-from memory.documents import DocumentInput, delete_document, upsert_documents
-from memory.namespaces import create_namespace, issue_key, resolve_key
-from retrieval import bm25
-from retrieval.filters import Filters
-from retrieval.search import keyword_hits
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.documents import DocumentInput, delete_document, upsert_documents
+from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
+from agentmem.retrieval import bm25
+from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.search import keyword_hits
 
 TEXTS = [
     "The cat sat on the mat while the other cat slept.",

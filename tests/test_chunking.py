@@ -1,7 +1,7 @@
 from hypothesis import given, settings, strategies as st
 
-from agentmem.tokens import count_tokens
-from memory.chunking import chunk_text
+from agentmem.core.tokens import count_tokens
+from agentmem.memory.chunking import chunk_text
 
 WORDS = st.sampled_from(["alpha", "beta", "gamma.", "delta!", "\n", "\n\n", "é", "你好", "x" * 40, "  ", "3.14", "?"])
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from agentmem.cli import main
-from agentmem.migrate import available_migrations
+from agentmem.core.migrate import available_migrations
 
 
 def _free_port() -> int:
@@ -99,12 +99,12 @@ def test_reembed_command_runs_the_job_with_a_progress_bar(fresh_db: str, monkeyp
                                                           embedder, tmp_path: Path) -> None:
     from pgvector.psycopg import register_vector
 
-    from agentmem.database import as_array
+    from agentmem.core.database import as_array
 
-    from embeddings.models import default_model
-    from embeddings.registry import Embedders
-    from memory.documents import DocumentInput, upsert_documents
-    from memory.namespaces import create_namespace, issue_key, resolve_key
+    from agentmem.embeddings.models import default_model
+    from agentmem.embeddings.registry import Embedders
+    from agentmem.memory.documents import DocumentInput, upsert_documents
+    from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
 
     models = Embedders.of(embedder)
     with psycopg.connect(fresh_db, autocommit=True) as conn:

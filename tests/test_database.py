@@ -1,7 +1,7 @@
 import pytest
 
-from agentmem.database import require_pgvector
-from agentmem.errors import ConfigurationError
+from agentmem.core.database import require_pgvector
+from agentmem.core.errors import ConfigurationError
 
 
 def test_pgvector_08_and_later_accepted() -> None:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from retrieval.dedup import near_duplicates
+from agentmem.retrieval.dedup import near_duplicates
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

@@ -17,9 +17,9 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from hash_embedder import HashEmbedder
-from embeddings.registry import Embedders
-from memory.documents import DocumentInput, current_models, prepare, upsert_documents, write_prepared
-from memory.namespaces import Principal, create_namespace, issue_key, resolve_key
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.documents import DocumentInput, current_models, prepare, upsert_documents, write_prepared
+from agentmem.memory.namespaces import Principal, create_namespace, issue_key, resolve_key
 
 HERE = Path(__file__).parent
 

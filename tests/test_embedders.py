@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from agentmem.errors import InvalidInput, ModelUnavailable
-from embeddings.registry import Embedders, ModelSpec
+from agentmem.core.errors import InvalidInput, ModelUnavailable
+from agentmem.embeddings.registry import Embedders, ModelSpec
 from hash_embedder import HashEmbedder
 
 

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.settings import Settings
-from api.app import create_app
+from agentmem.core.settings import Settings
+from agentmem.api.app import create_app
 from conftest import Tenant, make_tenant, snapshot
-from jobs import worker
+from agentmem.jobs import worker
 from reembed_helpers import NEW, OLD, assert_all_by, embedders
 
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings as hsettings, strategies as st
 
 from conftest import Tenant
-from memory.hashing import content_hash
-from memory.freshness import FreshnessPolicy, freshness_score, is_stale, weighted
+from agentmem.memory.hashing import content_hash
+from agentmem.memory.freshness import FreshnessPolicy, freshness_score, is_stale, weighted
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
 

@@ -1,8 +1,8 @@
 import pytest
 
-from agentmem.errors import InvalidInput
-from retrieval.fusion import rrf
-from retrieval.strategies import HYBRID_RRF, KEYWORD_ONLY, resolve_strategy
+from agentmem.core.errors import InvalidInput
+from agentmem.retrieval.fusion import rrf
+from agentmem.retrieval.strategies import HYBRID_RRF, KEYWORD_ONLY, resolve_strategy
 
 
 def test_rrf_sums_reciprocal_ranks() -> None:
@@ -43,7 +43,7 @@ def test_strategies_by_name_and_overrides() -> None:
 
 
 def test_assemble_depth_grows_with_the_budget() -> None:
-    from retrieval.strategies import MAX_ASSEMBLE_DEPTH, depth_for_budget
+    from agentmem.retrieval.strategies import MAX_ASSEMBLE_DEPTH, depth_for_budget
 
     assert depth_for_budget(HYBRID_RRF, 2000) is HYBRID_RRF  # small budgets keep the strategy's depth
     assert depth_for_budget(HYBRID_RRF, 4000).candidates == 100
@@ -53,7 +53,7 @@ def test_assemble_depth_grows_with_the_budget() -> None:
 
 
 def test_zscore_keeps_a_confident_lead() -> None:
-    from retrieval.fusion import zscore
+    from agentmem.retrieval.fusion import zscore
 
     # Keyword is sure of "a" (far ahead); vector mildly prefers "b". RRF with equal weights ranks them
     # by rank alone; z-score fusion keeps keyword's margin.

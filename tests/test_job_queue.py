@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from jobs import queue
+from agentmem.jobs import queue
 
 
 @pytest.fixture

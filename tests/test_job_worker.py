@@ -8,9 +8,9 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 
-from agentmem.services import Services
+from agentmem.api.services import Services
 from conftest import hash_services
-from jobs import queue, worker
+from agentmem.jobs import queue, worker
 
 
 @pytest.fixture

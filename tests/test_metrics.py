@@ -1,10 +1,10 @@
-"""The Prometheus text format as written by agentmem.metrics, and /metrics behind the admin token."""
+"""The Prometheus text format as written by agentmem.api.metrics, and /metrics behind the admin token."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from agentmem.metrics import Family, render
+from agentmem.api.metrics import Family, render
 from conftest import ADMIN_TOKEN, Tenant
 
 

@@ -2,7 +2,7 @@ import threading
 
 import psycopg
 
-from agentmem.migrate import available_migrations, migrate
+from agentmem.core.migrate import available_migrations, migrate
 
 EXPECTED_TABLES = {
     "schema_migrations", "namespaces", "api_keys", "tasks", "task_versions",

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from hypothesis import given, settings, strategies as st
 
-from agentmem.tokens import count_tokens
-from retrieval.packing import (
+from agentmem.core.tokens import count_tokens
+from agentmem.retrieval.packing import (
     LONG_HEADER, SCRATCH_HEADER, Candidate, Pinned, PinnedTooLarge, Reserve, measure, pack, render_pinned,
     source_base,
 )

@@ -9,11 +9,11 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 
-from agentmem.services import Services
+from agentmem.api.services import Services
 from conftest import hash_services
-from jobs import probe_store as store
-from jobs import probes, queue, scheduler, worker
-from jobs.probe_scoring import score_probe
+from agentmem.jobs import probe_store as store
+from agentmem.jobs import probes, queue, scheduler, worker
+from agentmem.jobs.probe_scoring import score_probe
 from webhook_server import receiver
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from jobs.probe_scoring import (
+from agentmem.jobs.probe_scoring import (
     AlertPolicy, Baseline, ProbeCheck, baseline_for, decide_alerts, distinct_sources, namespace_score,
     probe_set_fingerprint, recall_at_k, reciprocal_rank, score_probe,
 )

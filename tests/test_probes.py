@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.settings import Settings
+from agentmem.core.settings import Settings
 from conftest import ADMIN_TOKEN, Tenant
-from jobs import queue
+from agentmem.jobs import queue
 from webhook_server import receiver, unreachable_url
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -14,14 +14,14 @@ import pytest
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from agentmem.database import as_array
-from embeddings.models import input_hash, namespace_models
-from embeddings.reembed import due_namespaces, reembed_namespace, stale, start_migration
-from memory.documents import DocumentInput, current_models, index_text, prepare, upsert_documents, write_prepared
+from agentmem.core.database import as_array
+from agentmem.embeddings.models import input_hash, namespace_models
+from agentmem.embeddings.reembed import due_namespaces, reembed_namespace, stale, start_migration
+from agentmem.memory.documents import DocumentInput, current_models, index_text, prepare, upsert_documents, write_prepared
 from reembed_helpers import NEW, OLD, assert_all_by, embedders, seed, services_for
-from retrieval.filters import Filters
-from retrieval.search import QueryVector, SearchPlan, Timings, query_embedder, run_search, vector_hits, vector_query
-from retrieval.strategies import resolve_strategy
+from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.search import QueryVector, SearchPlan, Timings, query_embedder, run_search, vector_hits, vector_query
+from agentmem.retrieval.strategies import resolve_strategy
 
 VECTOR_ONLY = resolve_strategy("vector_only")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from embeddings.reembed import stale, start_migration
-from embeddings.models import namespace_models
-from jobs import queue, worker
+from agentmem.embeddings.reembed import stale, start_migration
+from agentmem.embeddings.models import namespace_models
+from agentmem.jobs import queue, worker
 from reembed_helpers import NEW, CountingEmbedder, assert_all_by, embedders, seed, services_for
 
 HERE = Path(__file__).parent

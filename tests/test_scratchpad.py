@@ -1,8 +1,8 @@
 from fastapi.testclient import TestClient
 
-from agentmem.tokens import count_tokens
+from agentmem.core.tokens import count_tokens
 from conftest import Tenant
-from memory.hashing import content_hash
+from agentmem.memory.hashing import content_hash
 
 
 def _task(client: TestClient, tenant: Tenant) -> str:

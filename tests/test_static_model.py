@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from embeddings import static
-from embeddings.minilm import minilm_path
-from embeddings.reembed import reembed_namespace, start_migration
-from embeddings.registry import Embedders
-from memory.documents import DocumentInput, upsert_documents
+from agentmem.embeddings import static
+from agentmem.embeddings.minilm import minilm_path
+from agentmem.embeddings.reembed import reembed_namespace, start_migration
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.documents import DocumentInput, upsert_documents
 from reembed_helpers import assert_all_by, services_for
 
 TEXTS = {
@@ -73,11 +73,11 @@ def test_a_namespace_migrates_from_minilm_to_the_static_model(
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from embeddings.models import default_model
-    from memory.namespaces import create_namespace, issue_key, resolve_key
-    from retrieval.filters import Filters
-    from retrieval.search import SearchPlan, Timings, query_embedder, run_search
-    from retrieval.strategies import resolve_strategy
+    from agentmem.embeddings.models import default_model
+    from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
+    from agentmem.retrieval.filters import Filters
+    from agentmem.retrieval.search import SearchPlan, Timings, query_embedder, run_search
+    from agentmem.retrieval.strategies import resolve_strategy
 
     models = Embedders.of(embedder, small_static)
     with psycopg.connect(fresh_db, autocommit=True) as conn:

@@ -1,8 +1,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentmem.tokens import count_tokens
-from memory.summaries import build_task_summary
+from agentmem.core.tokens import count_tokens
+from agentmem.memory.summaries import build_task_summary
 
 
 @dataclass

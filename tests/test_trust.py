@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.trust import injection_flags
+from agentmem.retrieval.trust import injection_flags
 
 
 @pytest.mark.parametrize("text, flag", [

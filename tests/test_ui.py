@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.settings import Settings
-from api.app import create_app
-from api.routes.ui import COOKIE
-from api.ui.render import CSS, HEADERS
+from agentmem.core.settings import Settings
+from agentmem.api.app import create_app
+from agentmem.api.routes.ui import COOKIE
+from agentmem.api.ui.render import CSS, HEADERS
 from conftest import ADMIN_TOKEN, Tenant, make_tenant
 from hash_embedder import HashEmbedder
 from ui_seed import add_alert, add_probe, add_scores, age, namespace_id

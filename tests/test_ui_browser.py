@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from benchmarks.server import Running, make_tenant, serve
+from agentmem.api.in_thread import Running, make_tenant, serve
 from hash_embedder import HashEmbedder
 from ui_seed import add_alert, add_probe, add_scores, age, namespace_id
 

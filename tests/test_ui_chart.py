@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from api.ui.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, line_chart, y_of
-from api.ui.render import ago, day, score, when
+from agentmem.api.ui.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, line_chart, y_of
+from agentmem.api.ui.render import ago, day, score, when
 
 
 def test_points_are_evenly_spaced_oldest_first_with_one_at_the_top() -> None:

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.settings import Settings
-from api.app import create_app
-from api.ui.sources import ModelStatus, model_status, probe_histories, probe_score_history, recent_alerts
+from agentmem.core.settings import Settings
+from agentmem.api.app import create_app
+from agentmem.api.ui.sources import ModelStatus, model_status, probe_histories, probe_score_history, recent_alerts
 from conftest import Tenant
 from hash_embedder import HashEmbedder
 from ui_seed import add_alert, add_probe, add_scores, namespace_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.webhook import post_json
+from agentmem.jobs.webhook import post_json
 from webhook_server import receiver, unreachable_url
 
 EVENT = {"event": "agentmem.alert", "kind": "score_dropped", "message": "score 0.70 is 0.20 below 0.90"}

@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import AdminDep, ConnDep, ServicesDep
-from api.schemas import KeyIn, KeyOut, NamespaceIn, NamespaceOut, Receipt
-from embeddings.models import default_model
-from memory import namespaces
+from agentmem.api.deps import AdminDep, ConnDep, ServicesDep
+from agentmem.api.schemas import KeyIn, KeyOut, NamespaceIn, NamespaceOut, Receipt
+from agentmem.embeddings.models import default_model
+from agentmem.memory import namespaces
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 

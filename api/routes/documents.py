@@ -8,12 +8,12 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
-from api.errors import describe_validation_errors
-from api.schemas import (
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from agentmem.api.errors import describe_validation_errors
+from agentmem.api.schemas import (
     BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, Receipt, UpsertOut, unstorable,
 )
-from memory import documents, long_term
+from agentmem.memory import documents, long_term
 
 router = APIRouter(tags=["long-term memory"])
 

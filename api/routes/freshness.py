@@ -7,11 +7,11 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Query
 
-from agentmem.errors import NotFound
-from api.deps import ConnDep, PrincipalDep, ServicesDep
-from api.schemas import DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut
-from memory.freshness import FreshnessPolicy, document_freshness, namespace_freshness
-from memory.namespaces import set_freshness_settings
+from agentmem.core.errors import NotFound
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.api.schemas import DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut
+from agentmem.memory.freshness import FreshnessPolicy, document_freshness, namespace_freshness
+from agentmem.memory.namespaces import set_freshness_settings
 
 router = APIRouter(tags=["freshness"])
 

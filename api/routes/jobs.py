@@ -8,10 +8,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from agentmem.errors import NotFound
-from api.deps import ConnDep, PrincipalDep
-from api.schemas import JobOut
-from jobs import queue
+from agentmem.core.errors import NotFound
+from agentmem.api.deps import ConnDep, PrincipalDep
+from agentmem.api.schemas import JobOut
+from agentmem.jobs import queue
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from agentmem.metrics import CONTENT_TYPE, collect, render
-from api.deps import AdminDep, ConnDep, ServicesDep
+from agentmem.api.metrics import CONTENT_TYPE, collect, render
+from agentmem.api.deps import AdminDep, ConnDep, ServicesDep
 
 router = APIRouter(tags=["ops"], dependencies=[AdminDep])
 

@@ -7,12 +7,12 @@ from typing import Any
 import psycopg
 from fastapi import APIRouter, Response
 
-from api.deps import ConnDep, PrincipalDep, ServicesDep
-from api.routes.jobs import job_out
-from api.schemas import EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut
-from embeddings.models import Model, namespace_models
-from embeddings.reembed import start_migration
-from jobs import queue
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.api.routes.jobs import job_out
+from agentmem.api.schemas import EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut
+from agentmem.embeddings.models import Model, namespace_models
+from agentmem.embeddings.reembed import start_migration
+from agentmem.jobs import queue
 
 router = APIRouter(prefix="/settings/embedding", tags=["embedding models"])
 

@@ -8,19 +8,19 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from agentmem.errors import Conflict
-from api.routes.jobs import job_out
-from api.deps import ConnDep, PrincipalDep, ServicesDep
-from api.probe_schemas import (
+from agentmem.core.errors import Conflict
+from agentmem.api.routes.jobs import job_out
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.api.probe_schemas import (
     AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, ProbeIn, ProbeOut, ProbeResultOut,
     ProbeRunOut, ProbesRunOut, QualityOut, ScorePointOut,
 )
-from api.schemas import Receipt
-from jobs import alerts
-from jobs import probe_store as store
-from jobs import probes as probes_job
-from jobs.probe_scoring import AlertPolicy, Baseline, probe_set_fingerprint
-from memory.namespaces import namespace_settings, set_alerting_settings
+from agentmem.api.schemas import Receipt
+from agentmem.jobs import alerts
+from agentmem.jobs import probe_store as store
+from agentmem.jobs import probes as probes_job
+from agentmem.jobs.probe_scoring import AlertPolicy, Baseline, probe_set_fingerprint
+from agentmem.memory.namespaces import namespace_settings, set_alerting_settings
 
 router = APIRouter(tags=["probes"])
 

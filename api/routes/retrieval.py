@@ -7,19 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from agentmem.errors import InvalidInput, NotFound
-from api.deps import ConnDep, PrincipalDep, ServicesDep
-from api.schemas import (
+from agentmem.core.errors import InvalidInput, NotFound
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.api.schemas import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
 )
-from memory.freshness import FreshnessPolicy
-from memory.namespaces import Principal, set_retrieval_defaults
-from retrieval.assemble import AssembleRequest, assemble
-from retrieval.filters import Filters
-from retrieval.packing import Reserve, trust_of
-from retrieval.search import SearchPlan, Timings, query_embedder, run_search
-from retrieval.strategies import Strategy, deep_enough, depth_for_budget, for_namespace
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.namespaces import Principal, set_retrieval_defaults
+from agentmem.retrieval.assemble import AssembleRequest, assemble
+from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.packing import Reserve, trust_of
+from agentmem.retrieval.search import SearchPlan, Timings, query_embedder, run_search
+from agentmem.retrieval.strategies import Strategy, deep_enough, depth_for_budget, for_namespace
 
 router = APIRouter(tags=["retrieval"])
 

@@ -7,11 +7,11 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
-from api.schemas import (
+from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from agentmem.api.schemas import (
     CompleteIn, CompleteOut, EntryIn, EntryOut, Receipt, TaskIn, TaskOut, TaskPatch, TaskVersionOut,
 )
-from memory import long_term, scratchpad, tasks
+from agentmem.memory import long_term, scratchpad, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

@@ -16,12 +16,12 @@ import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import ConnDep, ServicesDep
-from api.ui import sources
-from api.ui.chart import line_chart
-from api.ui.render import HEADERS, render, score, when
-from memory.freshness import FreshnessPolicy, namespace_freshness
-from memory.namespaces import Principal, resolve_key
+from agentmem.api.deps import ConnDep, ServicesDep
+from agentmem.api.ui import sources
+from agentmem.api.ui.chart import line_chart
+from agentmem.api.ui.render import HEADERS, render, score, when
+from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.memory.namespaces import Principal, resolve_key
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

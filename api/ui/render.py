@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-CSS = files("api.ui").joinpath("templates/page.css").read_text(encoding="utf-8")
+CSS = files("agentmem.api.ui").joinpath("templates/page.css").read_text(encoding="utf-8")
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode("utf-8")).digest()).decode()
 
 HEADERS = {
@@ -56,7 +56,7 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 _env = Environment(
-    loader=PackageLoader("api.ui", "templates"),
+    loader=PackageLoader("agentmem.api.ui", "templates"),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,

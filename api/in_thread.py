@@ -16,10 +16,10 @@ from typing import Iterator
 import httpx
 import uvicorn
 
-from agentmem.database import start_embedded
-from agentmem.settings import Settings
-from api.app import create_app
-from embeddings.base import Embedder
+from agentmem.core.database import start_embedded
+from agentmem.core.settings import Settings
+from agentmem.api.app import create_app
+from agentmem.embeddings.base import Embedder
 
 
 @dataclass(frozen=True)

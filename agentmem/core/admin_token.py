@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from agentmem.settings import Settings
+from agentmem.core.settings import Settings
 
 FILE_NAME = "admin_token"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-log = logging.getLogger("agentmem.migrate")
+log = logging.getLogger("agentmem.core.migrate")
 
 # Any constant works; all replicas must agree on it. ("agentmem" in ASCII.)
 MIGRATION_LOCK_ID = 0x6167656E746D656D
@@ -26,7 +26,7 @@ class Migration:
 
 def available_migrations() -> list[Migration]:
     found = []
-    for entry in resources.files("migrations").iterdir():
+    for entry in resources.files("agentmem.migrations").iterdir():
         m = _NAME.match(entry.name)
         if m:
             found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
-from agentmem.settings import Settings
-from embeddings.models import Model
-from embeddings.registry import Embedders
+from agentmem.core.settings import Settings
+from agentmem.embeddings.models import Model
+from agentmem.embeddings.registry import Embedders
 
 
 @dataclass(frozen=True)

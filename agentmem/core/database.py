@@ -12,9 +12,9 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
 
-from agentmem.errors import ConfigurationError
+from agentmem.core.errors import ConfigurationError
 
-log = logging.getLogger("agentmem.database")
+log = logging.getLogger("agentmem.core.database")
 
 MIN_PGVECTOR = (0, 8)
 

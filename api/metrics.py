@@ -13,9 +13,9 @@ from typing import Any, Mapping
 
 import psycopg
 
-from jobs import alerts
-from jobs import probe_store as store
-from memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.jobs import alerts
+from agentmem.jobs import probe_store as store
+from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
