@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from agentmem.api.deps import AdminDep, ConnDep, ServicesDep
-from agentmem.api.schemas import KeyIn, KeyOut, NamespaceIn, NamespaceOut, Receipt
+from agentmem.api.schemas.admin import KeyIn, KeyOut, NamespaceIn, NamespaceOut, Receipt
 from agentmem.embeddings.models import default_model
 from agentmem.memory import namespaces
 

@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
 from agentmem.api.errors import describe_validation_errors
-from agentmem.api.schemas import (
-    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, Receipt, UpsertOut, unstorable,
+from agentmem.api.schemas.admin import Receipt
+from agentmem.api.schemas.base import unstorable
+from agentmem.api.schemas.documents import (
+    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, UpsertOut,
 )
 from agentmem.memory import documents, long_term
 

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query
 
 from agentmem.core.errors import NotFound
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
-from agentmem.api.schemas import DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut
+from agentmem.api.schemas.freshness import (
+    DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut,
+)
 from agentmem.memory.freshness import FreshnessPolicy, document_freshness, namespace_freshness
 from agentmem.memory.namespaces import set_freshness_settings
 

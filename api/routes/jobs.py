@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from agentmem.core.errors import NotFound
 from agentmem.api.deps import ConnDep, PrincipalDep
-from agentmem.api.schemas import JobOut
+from agentmem.api.schemas.models import JobOut
 from agentmem.jobs import queue
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])

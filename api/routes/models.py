@@ -9,7 +9,9 @@ from fastapi import APIRouter, Response
 
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
 from agentmem.api.routes.jobs import job_out
-from agentmem.api.schemas import EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut
+from agentmem.api.schemas.models import (
+    EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut,
+)
 from agentmem.embeddings.models import Model, namespace_models
 from agentmem.embeddings.reembed import start_migration
 from agentmem.jobs import queue

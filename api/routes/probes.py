@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Response
 from agentmem.core.errors import Conflict
 from agentmem.api.routes.jobs import job_out
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
-from agentmem.api.probe_schemas import (
-    AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, ProbeIn, ProbeOut, ProbeResultOut,
-    ProbeRunOut, ProbesRunOut, QualityOut, ScorePointOut,
+from agentmem.api.schemas.probes import (
+    AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, ProbeIn, ProbeOut, ProbeResultOut, ProbeRunOut,
+    ProbesRunOut, QualityOut, ScorePointOut,
 )
-from agentmem.api.schemas import Receipt
+from agentmem.api.schemas.admin import Receipt
 from agentmem.jobs import alerts
 from agentmem.jobs import probe_store as store
 from agentmem.jobs import probes as probes_job

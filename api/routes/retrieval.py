@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from agentmem.core.errors import InvalidInput, NotFound
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
-from agentmem.api.schemas import (
+from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
 )

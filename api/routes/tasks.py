@@ -8,9 +8,9 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
-from agentmem.api.schemas import (
-    CompleteIn, CompleteOut, EntryIn, EntryOut, Receipt, TaskIn, TaskOut, TaskPatch, TaskVersionOut,
-)
+from agentmem.api.schemas.admin import Receipt
+from agentmem.api.schemas.scratchpad import EntryIn, EntryOut
+from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
 from agentmem.memory import long_term, scratchpad, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])

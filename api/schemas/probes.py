@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from agentmem.api.schemas import Input, JobOut, StrategyName, Text
+from agentmem.api.schemas.base import Input, Text
+from agentmem.api.schemas.models import JobOut
+from agentmem.api.schemas.retrieval import StrategyName
 
 SourceUri = Annotated[Text, Field(max_length=2000)]
 

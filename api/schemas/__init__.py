@@ -1,0 +1,1 @@
+"""Request and response bodies by concept: Pydantic lives here, at the edge, and nowhere in the core."""

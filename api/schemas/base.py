@@ -1,0 +1,70 @@
+"""What every request body shares: unknown fields and what PostgreSQL cannot store are refused, never stripped."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable_text(value: str, where: str) -> str | None:
+    if NUL in value:
+        return f"{where} contains a NUL character (\\u0000), which cannot be stored; remove it and retry"
+    if _SURROGATE.search(value):
+        return f"{where} contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode; send valid UTF-8"
+    return None
+
+
+def unstorable(value: Any, path: str = "body") -> str | None:
+    """What in this parsed JSON PostgreSQL cannot store (NUL, lone surrogates, NaN/Infinity), naming where."""
+    if isinstance(value, str):
+        return _unstorable_text(value, path)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path} is {value}, which JSON cannot store; send a finite number or a string"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = (isinstance(k, str) and _unstorable_text(k, f"{path}.{k!r}")) or unstorable(v, f"{path}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = unstorable(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields refused, and what PostgreSQL cannot store refused, never stripped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem:
+            raise ValueError(problem)
+        return data
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return v
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is not None and v.tzinfo is None:
+        return v.replace(tzinfo=timezone.utc)  # a naive timestamp is taken as UTC
+    return v
+
+
+Text = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
+Timestamp = Annotated[datetime, AfterValidator(_utc)]

@@ -1,0 +1,101 @@
+"""Bodies of the long-term memory routes: documents, batches, memories."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentmem.api.schemas.base import Input, Text, Timestamp, unstorable
+
+
+class DocumentIn(Input):
+    source_uri: Annotated[Text, Field(max_length=2000)]
+    text: Text
+    title: str | None = Field(default=None, max_length=2000)
+    context: str | None = Field(
+        default=None, max_length=20_000,
+        description="Indexed with every chunk (embedding and keywords) but never shown: e.g. the preceding turn.",
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    source_updated_at: Timestamp | None = None
+    refresh_interval_days: float | None = Field(
+        default=None, gt=0, le=36_500,
+        description="How often this document's source should be re-checked; default: the namespace's.",
+    )
+
+
+
+class UpsertOut(BaseModel):
+    id: uuid.UUID
+    version: int
+    status: Literal["created", "updated", "unchanged"]
+    chunks: int
+
+
+class BatchIn(BaseModel):
+    """Not an Input: each document is checked on its own (as a DocumentIn), so one bad item fails alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_outside_items(cls, data: Any) -> Any:
+        problem = unstorable({k: v for k, v in data.items() if k != "documents"}) if isinstance(data, dict) else None
+        if problem:
+            raise ValueError(problem)
+        return data
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    source_uri: str | None = None
+    status: Literal["created", "updated", "unchanged", "error"]
+    id: uuid.UUID | None = None
+    version: int | None = None
+    chunks: int | None = None
+    error: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemOut]
+
+
+class MemoryIn(Input):
+    text: Text
+    kind: Literal["summary", "fact", "preference"]
+    source: str | None = Field(default=None, max_length=2000)
+
+
+
+class ChunkOut(BaseModel):
+    id: int
+    ord: int
+    text: str
+    tokens: int
+    embedding_model: str
+    embedding_model_version: str
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    source_uri: str
+    kind: str
+    title: str | None
+    metadata: dict[str, Any]
+    text: str
+    context: str | None
+    content_hash: str
+    tokens: int
+    version: int
+    task_id: uuid.UUID | None
+    source_updated_at: datetime | None
+    ingested_at: datetime
+    updated_at: datetime
+    last_verified_at: datetime
+    refresh_interval_days: float | None = None
+    chunks: list[ChunkOut]

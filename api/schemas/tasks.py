@@ -1,0 +1,78 @@
+"""Bodies of the task routes: pinned context, versions, completion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from agentmem.api.schemas.base import Input, Text
+
+
+class PinnedItem(Input):
+    label: Annotated[Text, Field(max_length=200)]
+    text: Text
+
+
+
+def _constraints_not_blank(v: list[str]) -> list[str]:
+    for i, c in enumerate(v):
+        if not c.strip():
+            raise ValueError(f"constraint {i} is empty or only whitespace; remove it or write it out")
+    return v
+
+
+Constraints = Annotated[list[str], AfterValidator(_constraints_not_blank)]
+
+
+class TaskIn(Input):
+    goal: Text
+    constraints: Constraints = Field(default_factory=list)
+    pinned: list[PinnedItem] = Field(default_factory=list)
+
+
+class TaskPatch(Input):
+    goal: Text | None = None
+    constraints: Constraints | None = None
+    pinned: list[PinnedItem] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "TaskPatch":
+        if self.goal is None and self.constraints is None and self.pinned is None:
+            raise ValueError("nothing to change: give at least one of goal, constraints, pinned")
+        return self
+
+
+class TaskOut(BaseModel):
+    id: uuid.UUID
+    goal: str
+    constraints: list[str]
+    pinned: list[dict[str, str]]
+    pinned_tokens: int
+    version: int
+    status: str
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class TaskVersionOut(BaseModel):
+    version: int
+    goal: str
+    constraints: list[str]
+    pinned: list[dict[str, str]]
+    created_at: datetime
+
+
+class CompleteIn(Input):
+    summary: Text | None = None
+    outcome: str | None = Field(default=None, max_length=10_000)
+
+
+class CompleteOut(BaseModel):
+    task: TaskOut
+    summary_document_id: uuid.UUID
+    summary: str
