@@ -207,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     reembed.set_defaults(func=_reembed)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from agentmem.core.errors import ConfigurationError
+
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"agentmem: {exc.message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,8 +1,18 @@
+import os
+import subprocess
+import sys
 import threading
+from dataclasses import replace
+from pathlib import Path
 
 import psycopg
+import pytest
+from fastapi.testclient import TestClient
 
-from agentmem.core.migrate import available_migrations, migrate
+from agentmem.api.app import create_app
+from agentmem.core.settings import Settings
+
+from agentmem.core.migrate import MigrationChanged, available_migrations, migrate
 
 EXPECTED_TABLES = {
     "schema_migrations", "namespaces", "api_keys", "tasks", "task_versions",
@@ -53,3 +63,46 @@ def test_replicas_starting_together_apply_each_migration_once(empty_db: str) -> 
     assert errors == []
     applied = sorted(v for r in results for v in r)
     assert applied == [m.version for m in available_migrations()]
+
+
+def test_a_migration_changed_after_it_was_applied_is_refused(empty_db: str) -> None:
+    migrate(empty_db)
+    files = available_migrations()
+    edited = [replace(m, sql=m.sql + "\n-- an edit made after the fact\n") if m.version == 3 else m for m in files]
+    with pytest.raises(MigrationChanged) as refused:
+        migrate(empty_db, edited)
+    assert "migrations/0003_bm25_covering.sql changed after being applied" in refused.value.message
+    assert "new migration" in refused.value.message
+    # The same files as applied still pass, and line endings do not count as a change.
+    assert migrate(empty_db, [replace(m, sql=m.sql.replace("\n", "\r\n")) for m in files]) == []
+
+
+def test_a_database_from_before_checksums_adopts_the_files_it_has(empty_db: str) -> None:
+    migrate(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = NULL")
+    assert migrate(empty_db) == []
+    with psycopg.connect(empty_db) as conn:
+        recorded = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+    assert recorded == {m.version: m.checksum for m in available_migrations()}
+
+
+def test_the_service_refuses_to_start_on_a_changed_migration(empty_db: str, tmp_path: Path) -> None:
+    migrate(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'not-what-the-file-says' WHERE version = 2")
+    env = {**os.environ, "DATABASE_URL": empty_db, "AGENTMEM_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "agentmem.cli", "migrate"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "agentmem: migrations/0002_retrieval.sql changed after being applied" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_app_does_not_start_on_a_changed_migration(settings: Settings, embedder: object) -> None:
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 4")
+    with pytest.raises(MigrationChanged, match="0004_freshness_jobs_probes.sql changed after being applied"):
+        with TestClient(create_app(settings, embedder=embedder)):
+            pass
