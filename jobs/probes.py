@@ -25,6 +25,7 @@ from agentmem.jobs.probe_scoring import (
 )
 from agentmem.jobs.queue import Job
 from agentmem.jobs.scheduler import schedule
+from agentmem.jobs.outbound import AllowList
 from agentmem.jobs.webhook import post_json
 from agentmem.jobs.worker import Progress, handler, run_one
 from agentmem.memory.freshness import FreshnessPolicy, freshness_by_source
@@ -117,7 +118,7 @@ def run_probes(services: Services, job: Job, progress: Progress) -> dict[str, An
     scored = _score_and_alert(services, ns, job)
     s = services.settings
     send = partial(post_json, timeout=s.webhook_timeout_seconds, attempts=s.webhook_attempts,
-                   backoff=s.webhook_backoff_seconds)
+                   backoff=s.webhook_backoff_seconds, allow=AllowList.parse(s.webhook_allow_hosts))
     delivered = alerts.deliver_pending(services.pool, ns.id, ns.name, job.id, ns.alerting.get("webhook_url"), send,
                                        lambda: progress(len(done), len(probes)))
     return {"probes": len(probes), "score": scored.score,

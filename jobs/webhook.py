@@ -4,7 +4,8 @@ Delivery never raises: whatever the receiver does (times out, answers 500, is un
 a URL at all), the outcome is a `Delivery` that the caller records on the alert, and the probes job
 carries on. Retried: timeouts, connection errors, 5xx and 429. Not retried: other answers, which
 will not change by asking again (a 404 or 401 needs the URL or the receiver fixed). Redirects are
-not followed: a webhook URL should name the receiver itself.
+not followed: a webhook URL should name the receiver itself. Only public addresses are called
+(jobs/outbound.py), checked again before each delivery.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from agentmem.jobs.outbound import AllowList, DestinationRefused, Resolver, destination, system_resolver
 
 USER_AGENT = "agentmem-alerts/1"
 
@@ -32,50 +34,72 @@ class Delivery:
         return cls(False, attempts, f"failed: {reason}" + (f" ({attempts} attempts)" if attempts > 1 else ""))
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx then surfaces as an HTTPError
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever the name resolves to by now."""
+
+    def __init__(self, to: Destination, timeout: float) -> None:
+        super().__init__(to.host, to.port, timeout=timeout)
+        self._address = to.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """The same over TLS: the certificate is still verified for the URL's host name."""
+
+    def __init__(self, to: Destination, timeout: float) -> None:
+        super().__init__(to.host, to.port, timeout=timeout, context=ssl.create_default_context())
+        self._address = to.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def _retryable(status: int) -> bool:
     return status >= 500 or status == 429
 
 
-def _attempt(url: str, body: bytes, timeout: float) -> tuple[bool, bool, str]:
-    """One POST: (delivered, worth retrying, reason)."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": USER_AGENT})
+def _attempt(url: str, body: bytes, timeout: float, allow: AllowList, resolve: Resolver) -> tuple[bool, bool, str]:
+    """One POST: (delivered, worth retrying, reason). Reasons are coarse on purpose: they are shown to the
+    tenant, and the bytes a peer sent back would turn the webhook into a probe of the service's network."""
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            response.read(65_536)
-            return True, False, f"HTTP {response.status}"
-    except urllib.error.HTTPError as err:
-        err.close()
-        return False, _retryable(err.code), f"HTTP {err.code}"
+        to = destination(url, allow, resolve)
+    except DestinationRefused as refused:
+        return False, refused.reason == "unresolvable", refused.reason
+    connection = (_PinnedHTTPS if to.scheme == "https" else _PinnedHTTP)(to, timeout)
+    try:
+        connection.request("POST", to.target, body=body, headers={
+            "Content-Type": "application/json", "User-Agent": USER_AGENT})
+        response = connection.getresponse()
+        response.read(65_536)
+        if 200 <= response.status < 300:
+            return True, False, f"http {response.status}"
+        return False, _retryable(response.status), f"http {response.status}"  # 3xx included: not followed
     except (TimeoutError, socket.timeout):
-        return False, True, f"timed out after {timeout:g} s"
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, (TimeoutError, socket.timeout)):
-            return False, True, f"timed out after {timeout:g} s"
-        return False, True, f"unreachable ({err.reason})"
-    except (OSError, http.client.HTTPException) as err:  # reset connections, malformed answers
-        return False, True, f"{type(err).__name__}: {err}"
-    except ValueError as err:  # not a URL urllib can open: asking again will not help
-        return False, False, f"invalid URL ({err})"
+        return False, True, "timeout"
+    except ConnectionRefusedError:
+        return False, True, "refused"
+    except ssl.SSLError:
+        return False, False, "tls error"
+    except (OSError, http.client.HTTPException):  # resets, unreachable networks, malformed answers
+        return False, True, "connection error"
+    finally:
+        connection.close()
 
 
 def post_json(url: str, payload: dict[str, Any], *, timeout: float, attempts: int, backoff: float,
+              allow: AllowList = AllowList(), resolve: Resolver = system_resolver,
               sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """POST `payload` up to `attempts` times, waiting backoff, 2 x backoff, ... between attempts."""
+    """POST `payload` up to `attempts` times, waiting backoff, 2 x backoff, ... between attempts, to a
+    public address (or one the service's operator allows)."""
     body = json.dumps(payload, default=str).encode()
     reason = "not attempted"
     for attempt in range(1, max(1, attempts) + 1):
         if attempt > 1:
             sleep(backoff * 2 ** (attempt - 2))
-        delivered, retry, reason = _attempt(url, body, timeout)
+        delivered, retry, reason = _attempt(url, body, timeout, allow, resolve)
         if delivered:
             return Delivery(True, attempt, "delivered")
         if not retry:

@@ -89,7 +89,7 @@ KEY_CALLS = [
     Call("DELETE", "/probes/{probe}"),
     Call("GET", "/alerts"),
     Call("GET", "/settings/alerting"),
-    Call("PUT", "/settings/alerting", {"probe_below": 0.9, "webhook_url": "http://127.0.0.1:9/stolen"}),
+    Call("PUT", "/settings/alerting", {"probe_below": 0.9, "webhook_url": "https://hooks.example.com/stolen"}),
     Call("GET", "/settings/embedding"),
     Call("PUT", "/settings/embedding", {"model": "hash-test"}),
     Call("POST", "/jobs/reembed"),

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 0.5
+    # Webhooks reach public addresses only (jobs/outbound.py); these (host names, addresses, networks,
+    # comma-separated) are allowed besides, e.g. "hooks.internal,10.1.2.0/24".
+    webhook_allow_hosts: str = ""
 
     pool_min_size: int = 1
     pool_max_size: int = 10

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from agentmem.core.errors import Conflict
+from agentmem.core.errors import Conflict, InvalidInput
 from agentmem.api.routes.jobs import job_out
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
 from agentmem.api.schemas.probes import (
@@ -17,6 +17,7 @@ from agentmem.api.schemas.probes import (
 )
 from agentmem.api.schemas.admin import Receipt
 from agentmem.jobs import alerts
+from agentmem.jobs.outbound import AllowList, DestinationRefused, check_configured
 from agentmem.jobs import probe_store as store
 from agentmem.jobs import probes as probes_job
 from agentmem.jobs.probe_scoring import AlertPolicy, Baseline, probe_set_fingerprint
@@ -140,6 +141,14 @@ def get_alerting(conn: ConnDep, who: PrincipalDep) -> AlertingOut:
 
 
 @router.put("/settings/alerting", response_model=AlertingOut)
-def put_alerting(body: AlertingIn, conn: ConnDep, who: PrincipalDep) -> AlertingOut:
+def put_alerting(body: AlertingIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> AlertingOut:
+    """A webhook must point at a public address (or one the service's operator allows): the service's own
+    network makes the request."""
+    if body.webhook_url is not None:
+        try:
+            check_configured(body.webhook_url, AllowList.parse(services.settings.webhook_allow_hosts))
+        except DestinationRefused as refused:
+            raise InvalidInput(f"webhook_url: {refused.reason}; use a public receiver, or ask the service's"
+                               " operator to allow it (AGENTMEM_WEBHOOK_ALLOW_HOSTS)") from None
     stored = set_alerting_settings(conn, who.namespace_id, body.model_dump(exclude_none=True))
     return _alerting(stored, Baseline.from_stored(stored.get("baseline")))
