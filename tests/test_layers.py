@@ -109,3 +109,16 @@ def test_only_agentmem_is_importable_from_the_product() -> None:
         if name.split(".")[0] in bare
     )
     assert offenders == []
+
+
+def test_every_package_is_shipped() -> None:
+    """pyproject lists packages by name (package-dir mapping): a new subpackage left out would be missing
+    from the wheel and fail only once installed."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for package, folder in config["package-dir"].items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((package, *relative)))
+    assert found - listed == set()
