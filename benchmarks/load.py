@@ -30,10 +30,12 @@ import logging
 import os
 import platform
 import random
+import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -41,6 +43,7 @@ import httpx
 
 from benchmarks import load_data as data
 from benchmarks.corpus import load_locomo
+from benchmarks.load_readback import Ledger, readback
 from benchmarks.load_stats import Phase, Sample, is_ok, limit_of, phase_summary, ratio, table
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "load.json"
@@ -48,39 +51,6 @@ REPO = Path(__file__).resolve().parent.parent
 ROUTES = {"assemble": "POST /context/assemble", "search": "POST /search", "scratchpad": "POST /tasks/{id}/scratchpad",
           "upsert": "PUT /documents", "ingest": "POST /documents/batch"}
 TARGET_RATIO = 3.0
-
-
-@dataclass
-class DocWrites:
-    """The writes of one document (namespace, source_uri), in the order one client sent them."""
-
-    namespace: str
-    acked: int = 0
-    id: str | None = None
-    text: str | None = None  # of the last acknowledged write
-    unacked: list[str] = field(default_factory=list)  # texts whose write got no 2xx: they may still land
-
-
-@dataclass
-class Ledger:
-    """Every write sent, so that the acknowledged ones can be read back after the run."""
-
-    docs: dict[tuple[str, str], DocWrites] = field(default_factory=dict)
-    entries: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
-    unacked_entries: int = 0
-
-    def document(self, namespace: str, doc: dict[str, Any], item: dict[str, Any] | None) -> None:
-        w = self.docs.setdefault((namespace, doc["source_uri"]), DocWrites(namespace))
-        if item is not None and item.get("id") and item.get("status") in ("created", "updated", "unchanged"):
-            w.acked, w.id, w.text = w.acked + 1, str(item["id"]), doc["text"]
-        else:
-            w.unacked.append(doc["text"])
-
-    def entry(self, body: dict[str, Any], answer: dict[str, Any] | None) -> None:
-        if answer is not None and answer.get("id"):
-            self.entries[str(answer["id"])] = (body["content"], body["citations"])
-        else:
-            self.unacked_entries += 1
 
 
 @dataclass
@@ -174,14 +144,20 @@ async def run_phase(name: str, t: Target, works: list[data.Workload], seconds: f
     phase = Phase(name, len(works), loadavg_start=os.getloadavg())
     started = time.monotonic()
     deadline = started + seconds
-    jobs = [agent(t, w, phase, ledger, deadline) for w in works]
-    if ingest_docs is not None:
-        jobs.append(ingest(t, ingest_docs, args.ingest_batch, f"{args.tag}-{name}", phase, ledger, deadline,
-                           args.ingest_timeout))
-    await asyncio.gather(*jobs)
-    phase.seconds = time.monotonic() - started
+
+    async def agents() -> None:
+        await asyncio.gather(*(agent(t, w, phase, ledger, deadline) for w in works))
+        phase.seconds = time.monotonic() - started
+
+    async def bulk() -> None:
+        if ingest_docs is not None:  # its batch in flight at the deadline may outlast the agents
+            await ingest(t, ingest_docs, args.ingest_batch, f"{args.tag}-{name}", phase, ledger, deadline,
+                         args.ingest_timeout)
+            phase.seconds_by_route[ROUTES["ingest"]] = time.monotonic() - started
+
+    await asyncio.gather(agents(), bulk())
     phase.loadavg_end = os.getloadavg()
-    print(f"{name}: {len(phase.samples)} requests in {phase.seconds:.1f} s", file=sys.stderr, flush=True)
+    print(f"{name}: {len(phase.samples)} requests in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return phase
 
 
@@ -216,55 +192,6 @@ async def setup(t: Target, seeds: list[data.Snippet], ledger: Ledger, qas: list[
     return {"documents": len(seeds), "task_id": t.task_id, "seconds": round(time.monotonic() - started, 1)}
 
 
-async def readback(t: Target, ledger: Ledger, workers: int = 4) -> dict[str, Any]:
-    """Read every acknowledged write back and compare it with what was sent."""
-    out = {"acknowledged": sum(w.acked for w in ledger.docs.values()) + len(ledger.entries),
-           "documents_checked": 0, "entries_checked": len(ledger.entries), "missing": 0, "mismatched": 0,
-           "superseded_by_unacknowledged": 0, "errors": 0, "unacknowledged_writes":
-           sum(len(w.unacked) for w in ledger.docs.values()) + ledger.unacked_entries, "examples": []}
-    todo = [w for w in ledger.docs.values() if w.id is not None]
-    out["documents_checked"] = len(todo)
-
-    def problem(kind: str, what: str) -> None:
-        out[kind] += 1
-        if len(out["examples"]) < 10:
-            out["examples"].append(f"{kind}: {what}")
-
-    async def check_docs(share: list[DocWrites]) -> None:
-        async with client(t, t.agents, 120) as a, client(t, t.ingest, 120) as b:
-            for w in share:
-                try:
-                    r = await (a if w.namespace == "agents" else b).get(f"/documents/{w.id}")
-                except httpx.HTTPError as exc:
-                    problem("errors", f"GET /documents/{w.id}: {type(exc).__name__}")
-                    continue
-                if r.status_code == 404:
-                    problem("missing", f"document {w.id} ({w.namespace})")
-                elif r.status_code != 200:
-                    problem("errors", f"GET /documents/{w.id}: {r.status_code}")
-                elif r.json()["text"] == w.text:
-                    pass
-                elif r.json()["text"] in w.unacked:
-                    out["superseded_by_unacknowledged"] += 1
-                else:
-                    problem("mismatched", f"document {w.id} ({w.namespace}) text differs")
-
-    await asyncio.gather(*(check_docs(todo[i::workers]) for i in range(workers)))
-    async with client(t, t.agents, 300) as http:
-        r = await http.get(f"/tasks/{t.task_id}/scratchpad")
-        if r.status_code != 200:
-            problem("errors", f"GET scratchpad: {r.status_code} {r.text[:200]}")
-            return out
-        stored = {e["id"]: e for e in r.json()}
-    for entry_id, (content, citations) in ledger.entries.items():
-        e = stored.get(entry_id)
-        if e is None:
-            problem("missing", f"scratchpad entry {entry_id}")
-        elif e["content"] != content or e["citations"] != citations:
-            problem("mismatched", f"scratchpad entry {entry_id} differs")
-    return out
-
-
 async def drive(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     loadavg_start = os.getloadavg()
@@ -287,7 +214,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     for k in range(1, args.runs + 1):
         phase = await run_phase(f"run{k}", t, works(f"run{k}", args.clients), args.seconds, ledger, long_docs, args)
         runs.append(phase_summary(phase))
-    back = await readback(t, ledger)
+    back = await readback(t.base_url, {"agents": t.agents, "ingest": t.ingest}, t.task_id, ledger)
     ratios = [{"run": k, **{f"{op}_p95": ratio(r, idle, ROUTES[op]) for op in data.MIX}}
               for k, r in enumerate(runs, 1)]
     assemble = [x["assemble_p95"] for x in ratios]
@@ -349,22 +276,49 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+class ServerErrors(logging.Handler):
+    """The app's unhandled errors by route: also those answered to a client that had already given up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("unhandled error on") and isinstance(record.args, tuple):
+            method, path = (str(a) for a in record.args[:2])
+            path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/{id}", path)
+            exc = record.exc_info[1] if record.exc_info else None
+            self.counts[f"{method} {path}: {type(exc).__name__}"] += 1
+
+
 def serve_and_drive(argv: Sequence[str], args: argparse.Namespace) -> int:
     """Start the app here (embedded PostgreSQL) and run this benchmark against it from a child process."""
     from agentmem.api.in_thread import embedded_database, serve
     from agentmem.core.settings import Settings
     from agentmem.embeddings.minilm import load_minilm
 
+    logging.getLogger("agentmem.assemble").setLevel(logging.WARNING)  # one JSON line per call
+    errors = ServerErrors()
+    logging.getLogger("agentmem.api").addHandler(errors)
     settings = Settings()
     embedder = load_minilm(batch_size=settings.embed_batch_size)
     target = (f"embedded: in-process uvicorn, pool_max_size={settings.pool_max_size},"
               f" embed_batch_size={settings.embed_batch_size}, scheduler off")
+    out = args.out.resolve()
     with embedded_database() as url, serve(url, embedder, settings) as running:
-        here = ["--out", str(args.out.resolve())]  # the child runs in the checkout: pass paths whole
+        here = ["--out", str(out)]  # the child runs in the checkout: pass paths whole
         here += ["--locomo", str(Path(args.locomo).resolve())] if args.locomo else []
         cmd = [sys.executable, "-m", "benchmarks", "load", *argv, *here, "--url", running.base_url,
                "--admin-token", running.admin_token, "--target", target]
-        return subprocess.call(cmd, cwd=REPO)
+        code = subprocess.call(cmd, cwd=REPO)
+    if code == 0:
+        result = json.loads(out.read_text(encoding="utf-8"))
+        result["server_log"] = {"unhandled_errors": sum(errors.counts.values()), "by_route": dict(errors.counts)}
+        result["checks"]["server_unhandled_errors"] = sum(errors.counts.values())
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"server log: {sum(errors.counts.values())} unhandled errors (500s, seen by a client or not):"
+              f" {dict(errors.counts)}")
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

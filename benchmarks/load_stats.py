@@ -29,7 +29,8 @@ class Phase:
     name: str
     clients: int
     samples: list[Sample] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # until the last agent finished
+    seconds_by_route: dict[str, float] = field(default_factory=dict)  # a route that ran longer (the ingest)
     loadavg_start: tuple[float, ...] = ()
     loadavg_end: tuple[float, ...] = ()
     slept_s: float = 0.0  # time spent honouring Retry-After
@@ -92,9 +93,11 @@ def route_summary(samples: list[Sample], seconds: float) -> dict[str, Any]:
 
 def phase_summary(phase: Phase) -> dict[str, Any]:
     routes = sorted({s.route for s in phase.samples})
-    by_route = {r: route_summary([s for s in phase.samples if s.route == r], phase.seconds) for r in routes}
+    seconds = {r: phase.seconds_by_route.get(r, phase.seconds) for r in routes}
+    by_route = {r: route_summary([s for s in phase.samples if s.route == r], seconds[r]) for r in routes}
     return {
         "name": phase.name, "clients": phase.clients, "seconds": round(phase.seconds, 1),
+        "seconds_by_route": {r: round(v, 1) for r, v in phase.seconds_by_route.items()},
         "loadavg_start": [round(x, 2) for x in phase.loadavg_start],
         "loadavg_end": [round(x, 2) for x in phase.loadavg_end],
         "retry_after_slept_s": round(phase.slept_s, 1),
@@ -135,8 +138,10 @@ def table(result: dict[str, Any]) -> str:
                 f" {_f(r['ms']['max']):>7} {_f(r['ok_throughput_rps']):>6} | {_f(i.get('p50')):>8}"
                 f" {_f(i.get('p95')):>8} {_f(x):>6}"
             )
-        lines.append(f"{'':<8} loadavg {phase['loadavg_start']} -> {phase['loadavg_end']}, {phase['seconds']} s,"
-                     f" {phase['clients']} clients, Retry-After slept {phase['retry_after_slept_s']} s")
+        longer = "".join(f" ({r}: {v} s)" for r, v in phase["seconds_by_route"].items())
+        lines.append(f"{'':<8} loadavg {phase['loadavg_start']} -> {phase['loadavg_end']},"
+                     f" {phase['seconds']} s{longer}, {phase['clients']} clients,"
+                     f" Retry-After slept {phase['retry_after_slept_s']} s")
     for phase in [idle, *result["runs"]]:
         for route, r in phase["routes"].items():
             for name, n in r["rate_limited"]["limits"].items():
