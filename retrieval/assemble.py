@@ -23,7 +23,6 @@ from agentmem.core.errors import InvalidInput, NotFound
 from agentmem.api.services import Services
 from agentmem.core.tokens import count_tokens
 from agentmem.memory.namespaces import Principal
-from agentmem.embeddings.catalog import duplicate_cosine
 from agentmem.retrieval.dedup import near_duplicates
 from agentmem.retrieval.filters import Filters
 from agentmem.memory.freshness import FreshnessPolicy, is_stale
@@ -210,7 +209,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
 
     t = time.perf_counter()
     # the fused union of both lists; near-duplicates on the query model's own similarity scale
-    longs, dropped = _long_candidates(results, 2 * strategy.candidates, duplicate_cosine(qvec.model.name))
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine)
     filtered: list[Dropped] = []
     if req.exclude_flagged:
         filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
