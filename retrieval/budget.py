@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from agentmem.core.errors import InvalidInput
 from agentmem.retrieval.strategies import Strategy
 
+MAX_BUDGET_TOKENS = 2_000_000  # the largest budget a call may ask for (the API's schema enforces it)
 DEFAULT_SCRATCHPAD_SHARE = 0.35  # of what pinned leaves, when the caller gives no reserve
 PINNED_SEPARATOR = 2  # tokens between the pinned section and the next
 
