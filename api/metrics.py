@@ -16,6 +16,7 @@ import psycopg
 from agentmem.jobs import alerts
 from agentmem.jobs import probe_store as store
 from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.memory.namespaces import namespaces_with_documents
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -73,10 +74,8 @@ def collect(conn: psycopg.Connection[Any], model: str) -> list[Family]:
     failed.samples.extend(({"namespace": ns}, n) for ns, n in failures.items())
     documents = Family("agentmem_documents", "gauge", "Long-term documents and memories stored.")
     stale = Family("agentmem_documents_stale", "gauge", "Documents whose freshness is below the stale threshold.")
-    for ns_id, name, settings in conn.execute(
-            "SELECT id, name, freshness FROM namespaces n WHERE EXISTS"
-            " (SELECT 1 FROM documents d WHERE d.namespace_id = n.id) ORDER BY name").fetchall():
-        f = namespace_freshness(conn, ns_id, FreshnessPolicy.from_settings(settings), model, worst=0)
-        documents.samples.append(({"namespace": name}, f.documents))
-        stale.samples.append(({"namespace": name}, f.stale))
+    for ns in namespaces_with_documents(conn):
+        f = namespace_freshness(conn, ns.id, FreshnessPolicy.from_settings(ns.freshness), model, worst=0)
+        documents.samples.append(({"namespace": ns.name}, f.documents))
+        stale.samples.append(({"namespace": ns.name}, f.stale))
     return [score, baseline, probes, raised, failed, documents, stale]

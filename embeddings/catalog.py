@@ -16,18 +16,6 @@ from agentmem.embeddings.base import Embedder
 from agentmem.embeddings.registry import Embedders, ModelSpec
 
 
-# Cosine similarity above which two chunks say the same thing, per model: the scale is the model's.
-# The static model's vectors are bags of word pieces: two LoCoMo chunks sharing a turn (one as text,
-# one as context) reach 0.95 (median of adjacent chunks 0.952, against 0.820 with MiniLM).
-DUPLICATE_COSINE = {static.NAME: 0.99}
-
-
-def duplicate_cosine(model_name: str) -> float:
-    from agentmem.retrieval.dedup import DEFAULT_THRESHOLD
-
-    return DUPLICATE_COSINE.get(model_name, DEFAULT_THRESHOLD)
-
-
 def catalog(settings: Settings) -> list[ModelSpec]:
     base = minilm.minilm_version()
     models_dir: Path = settings.models_dir or settings.data_dir / "models"

@@ -128,3 +128,24 @@ def counts(conn: psycopg.Connection[Any]) -> list[AlertCount]:
         " GROUP BY n.name, k.kind ORDER BY n.name, k.kind",
         {"kinds": list(KINDS)},
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """An alert as the operator's page lists it: with the query of the probe it is about."""
+
+    created_at: datetime
+    kind: str
+    message: str
+    probe_query: str | None
+
+
+def recent_lines(conn: psycopg.Connection[Any], namespace_id: int, limit: int = 10) -> list[AlertLine]:
+    """The namespace's latest alerts, newest first (a deleted probe's alerts have no query)."""
+    with conn.cursor(row_factory=class_row(AlertLine)) as cur:
+        return cur.execute(
+            "SELECT a.created_at, a.kind, a.message, p.query AS probe_query FROM alerts a"
+            " LEFT JOIN probes p ON p.id = a.probe_id AND p.namespace_id = a.namespace_id"
+            " WHERE a.namespace_id = %(ns)s ORDER BY a.created_at DESC, a.id DESC LIMIT %(n)s",
+            {"ns": namespace_id, "n": limit},
+        ).fetchall()

@@ -235,3 +235,41 @@ def quality_by_namespace(conn: psycopg.Connection[Any]) -> list[NamespaceQuality
         "   OR EXISTS (SELECT 1 FROM probe_scores s WHERE s.namespace_id = n.id)"
         " ORDER BY n.name"
     ).fetchall()
+
+
+# --- what the operator's page charts -----------------------------------------------------------
+
+def score_trend(conn: psycopg.Connection[Any], namespace_id: int, limit: int = 50) -> list[ScorePoint]:
+    """The namespace's latest `limit` scores, oldest first (a chart's order)."""
+    return score_history(conn, namespace_id, limit)[::-1]
+
+
+@dataclass(frozen=True)
+class RecallPoint:
+    ran_at: datetime
+    recall: float
+
+
+@dataclass(frozen=True)
+class ProbeHistory:
+    id: uuid.UUID
+    query: str
+    k: int
+    expected: list[str]
+    runs: list[RecallPoint]  # oldest first: the latest `limit` runs
+
+
+def probe_histories(conn: psycopg.Connection[Any], namespace_id: int, limit: int = 50) -> list[ProbeHistory]:
+    """Each probe of the namespace (oldest first) with the recall of its latest `limit` runs."""
+    probes = list_probes(conn, namespace_id)
+    runs: dict[uuid.UUID, list[RecallPoint]] = {p.id: [] for p in probes}
+    for probe_id, ran_at, recall in conn.execute(
+        "SELECT probe_id, ran_at, recall FROM (SELECT probe_id, ran_at, recall, id,"
+        "  row_number() OVER (PARTITION BY probe_id ORDER BY ran_at DESC, id DESC) AS age"
+        "  FROM probe_runs WHERE namespace_id = %(ns)s) r"
+        " WHERE age <= %(n)s ORDER BY probe_id, ran_at, id",
+        {"ns": namespace_id, "n": limit},
+    ).fetchall():
+        if probe_id in runs:
+            runs[probe_id].append(RecallPoint(ran_at, float(recall)))
+    return [ProbeHistory(id=p.id, query=p.query, k=p.k, expected=list(p.expected), runs=runs[p.id]) for p in probes]

@@ -145,3 +145,13 @@ def recent(conn: psycopg.Connection[Any], namespace_id: int, kind: str | None = 
             f" ORDER BY created_at DESC LIMIT %s",
             (namespace_id, kind, kind, limit),
         ).fetchall()
+
+
+def latest(conn: psycopg.Connection[Any], namespace_id: int, kind: str) -> Job | None:
+    """The namespace's newest job of this kind, whatever its status (the operator's page shows it)."""
+    with conn.cursor(row_factory=class_row(Job)) as cur:
+        return cur.execute(
+            f"SELECT {COLUMNS} FROM jobs WHERE namespace_id = %(ns)s AND kind = %(kind)s"
+            f" ORDER BY created_at DESC, id DESC LIMIT 1",
+            {"ns": namespace_id, "kind": kind},
+        ).fetchone()

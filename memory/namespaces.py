@@ -131,6 +131,14 @@ def namespace_settings(conn: psycopg.Connection[Any], namespace_id: int) -> Name
     return row
 
 
+def namespaces_with_documents(conn: psycopg.Connection[Any]) -> list[NamespaceSettings]:
+    """Every namespace that stores a document, by name: what /metrics reports freshness for."""
+    return conn.cursor(row_factory=class_row(NamespaceSettings)).execute(
+        "SELECT id, name, retrieval, freshness, alerting FROM namespaces n"
+        " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.namespace_id = n.id) ORDER BY name"
+    ).fetchall()
+
+
 def set_alerting_settings(conn: psycopg.Connection[Any], namespace_id: int, settings: dict[str, Any]) -> dict[str, Any]:
     """Replace the alert thresholds and webhook; the probe baseline (key "baseline") is kept."""
     with conn.transaction():

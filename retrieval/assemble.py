@@ -1,7 +1,7 @@
 """POST /context/assemble: gather candidates from every tier, pack them, and leave a trace.
 
-I/O shell around the pure parts (fusion, dedup, packing, trust). Task data and keyword search
-run on a second connection while the query is embedded; then vector search; then packing.
+I/O shell around the pure parts (budget, fusion, dedup, packing, trust). Task data and keyword
+search run on a second connection while the query is embedded; then vector search; then packing.
 """
 
 from __future__ import annotations
@@ -10,28 +10,28 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 
 from agentmem.core.database import as_array
-from agentmem.core.errors import InvalidInput, NotFound
-from agentmem.api.services import Services
+from agentmem.core.errors import NotFound
 from agentmem.core.tokens import count_tokens
 from agentmem.memory.namespaces import Principal
-from agentmem.embeddings.catalog import duplicate_cosine
+from agentmem.retrieval import traces
+from agentmem.retrieval.budget import Reserve, check_reserve, depth_for_budget
 from agentmem.retrieval.dedup import near_duplicates
 from agentmem.retrieval.filters import Filters
 from agentmem.memory.freshness import FreshnessPolicy, is_stale
-from agentmem.retrieval.packing import Candidate, Dropped, Packed, Pinned, PinnedTooLarge, Placed, Reserve, pack, trust_of
+from agentmem.retrieval.packing import RECENT_ALWAYS_FULL, Candidate, Dropped, Packed, Pinned, Placed, pack, trust_of
 from agentmem.retrieval.search import (
-    QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, query_embedder, run_search,
+    QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, run_search,
 )
-from agentmem.retrieval.strategies import Strategy
+from agentmem.retrieval.strategies import for_namespace
 from agentmem.retrieval.trust import injection_flags
 
 log = logging.getLogger("agentmem.assemble")
@@ -47,7 +47,7 @@ class AssembleRequest:
     task_id: uuid.UUID | None = None
     reserve: Reserve = Reserve()
     filters: Filters = Filters()
-    strategy: Strategy | None = None
+    strategy: str | None = None  # by name; None: the namespace's default (PUT /settings/retrieval)
     as_messages: bool = False
     exclude_flagged: bool = False
 
@@ -120,7 +120,7 @@ def compact_citation(citations: list[dict[str, Any]]) -> str:
 
 def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[uuid.UUID, np.ndarray]) -> list[Candidate]:
     """`vectors`: each entry's vector by the query's model."""
-    newest = sorted({e.seq for e in entries}, reverse=True)[:3]
+    newest = sorted({e.seq for e in entries}, reverse=True)[:RECENT_ALWAYS_FULL]
     out = []
     for e in entries:
         vector = vectors.get(e.id)
@@ -168,11 +168,14 @@ def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float)
     return out, dropped
 
 
-def assemble(services: Services, who: Principal, req: AssembleRequest, strategy: Strategy) -> Assembled:
+def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: int, who: Principal,
+             req: AssembleRequest) -> Assembled:
+    """The context for `req` within its budget. `exact_max`: Settings.exact_search_max_chunks."""
+    check_reserve(req.budget_tokens, req.reserve)
+    strategy = depth_for_budget(for_namespace(who.retrieval, name=req.strategy), req.budget_tokens)
     started_all = time.perf_counter()
     timings = Timings()
     trace_id = uuid.uuid4()
-    pool, executor = services.pool, services.executor
 
     def task_data() -> tuple[Pinned, list[_Entry]] | None:
         if req.task_id is None:
@@ -185,9 +188,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
 
     task_future = executor.submit(task_data)
     policy = FreshnessPolicy.from_settings(who.freshness)
-    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, services.settings.exact_search_max_chunks,
-                      policy)
-    embedder = query_embedder(services.embedders, services.default_model)
+    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, exact_max, policy)
     results, qvec = run_search(pool, embedder, plan, executor, timings)
     if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
         t = time.perf_counter()
@@ -210,20 +211,14 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
 
     t = time.perf_counter()
     # the fused union of both lists; near-duplicates on the query model's own similarity scale
-    longs, dropped = _long_candidates(results, 2 * strategy.candidates, duplicate_cosine(qvec.model.name))
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine)
     filtered: list[Dropped] = []
     if req.exclude_flagged:
         filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
         gone = {d.id for d in filtered}
         scratch = [c for c in scratch if c.id not in gone]
         longs = [c for c in longs if c.id not in gone]
-    try:
-        packed = pack(pinned, scratch, longs, req.budget_tokens, count_tokens, req.reserve, req.as_messages)
-    except PinnedTooLarge as exc:
-        raise InvalidInput(
-            f"the task's pinned context needs {exc.needed} tokens but only {exc.available} are available; "
-            f"raise budget_tokens (or reserve.pinned) to at least {exc.needed}"
-        ) from None
+    packed = pack(pinned, scratch, longs, req.budget_tokens, count_tokens, req.reserve, req.as_messages)
     timings.add("pack", t)
     packed.dropped = [*filtered, *dropped, *packed.dropped]
 
@@ -233,7 +228,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
     result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
-    _trace(services, who, req, result)
+    _trace(pool, who, req, result)
     return result
 
 
@@ -253,7 +248,7 @@ def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     return item
 
 
-def _trace(services: Services, who: Principal, req: AssembleRequest, a: Assembled) -> None:
+def _trace(pool: Any, who: Principal, req: AssembleRequest, a: Assembled) -> None:
     """One JSON log line per call, and the same record in assemble_traces for later lookup."""
     included = {tier: [i["id"] for i in items] for tier, items in a.items.items()}
     record = {
@@ -265,16 +260,6 @@ def _trace(services: Services, who: Principal, req: AssembleRequest, a: Assemble
     }
     if log.isEnabledFor(logging.INFO):
         log.info(json.dumps(record))
-    # A trace is a diagnostic record: it need not wait for the WAL flush (~4 ms on the request path).
-    # It is visible to readers at once; only an OS crash in the next ~0.6 s could lose it. The pipeline
-    # sends BEGIN, SET, INSERT and COMMIT in one round trip.
-    with services.pool.connection() as conn, conn.pipeline(), conn.transaction():
-        conn.execute("SET LOCAL synchronous_commit = off")
-        conn.execute(
-            "INSERT INTO assemble_traces (trace_id, namespace_id, task_id, query, budget_tokens, tokens, included,"
-            " dropped, timings_ms) VALUES (%(id)s, %(ns)s, %(task)s, %(q)s, %(budget)s, %(tokens)s, %(inc)s,"
-            " %(drop)s, %(t)s)",
-            {"id": a.trace_id, "ns": who.namespace_id, "task": req.task_id, "q": req.query,
-             "budget": req.budget_tokens, "tokens": a.packed.tokens, "inc": Jsonb(included),
-             "drop": Jsonb(record["dropped"]), "t": Jsonb(a.timings)},
-        )
+    with pool.connection() as conn:
+        traces.store(conn, who.namespace_id, a.trace_id, req.task_id, req.query, req.budget_tokens, a.packed.tokens,
+                     included, record["dropped"], a.timings)

@@ -6,13 +6,15 @@ from typing import Sequence
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.95  # cosine similarity above which two chunks say the same thing
+from agentmem.embeddings.models import DEFAULT_DUPLICATE_COSINE
 
 
-def near_duplicates(texts: Sequence[str], vectors: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int | None]:
+def near_duplicates(texts: Sequence[str], vectors: np.ndarray,
+                    threshold: float = DEFAULT_DUPLICATE_COSINE) -> list[int | None]:
     """For each candidate (best first), the index of an earlier kept one it duplicates, or None if kept.
 
-    Same text (ignoring case and spacing) or unit vectors closer than `threshold` count as duplicates.
+    Same text (ignoring case and spacing) or unit vectors closer than `threshold` count as duplicates;
+    the threshold is the vectors' model's (`Model.duplicate_cosine`).
     """
     kept: list[int] = []
     seen_text: dict[str, int] = {}

@@ -1,11 +1,10 @@
 """Pack the context into a token budget and render it. Pure: no I/O.
 
-Claims on the budget, in order: the task's pinned context (whole, or the call fails), then the
-scratchpad (recent and relevant step results, older ones as their short summary when space is
-tight), then long-term items by fused relevance without near-duplicates. A tier's unused
-allowance flows to the next, and what long-term leaves unused flows back to the scratchpad.
-The returned text's exact token count never exceeds the budget: estimates guide the packing,
-an exact count of the rendered text decides.
+Each tier's allowance is the budget's (retrieval/budget.py). Within it: the task's pinned context
+whole, the scratchpad's recent and relevant step results (older ones as their short summary when
+space is tight), then long-term items by fused relevance without near-duplicates. The returned
+text's exact token count never exceeds the budget: estimates guide the packing, an exact count of
+the rendered text decides.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import functools
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
+from agentmem.retrieval.budget import Reserve, after_pinned, long_term_allowance, scratchpad_allowance, scratchpad_refill
 from agentmem.retrieval.trust import TRUSTED, UNTRUSTED
 
-DEFAULT_SCRATCHPAD_SHARE = 0.35  # of what pinned leaves, when the caller gives no reserve
 RECENT_ALWAYS_FULL = 3  # the newest steps are shown whole while they fit
 
 PINNED_HEADER = "# Task (from the operator)"
@@ -28,13 +27,6 @@ LONG_HEADER = (
 )
 BEGIN, END = "<<<DATA", "DATA>>>"
 SEP = "\n\n"
-
-
-class PinnedTooLarge(Exception):
-    def __init__(self, needed: int, available: int) -> None:
-        super().__init__(f"pinned context needs {needed} tokens; {available} available")
-        self.needed = needed
-        self.available = available
 
 
 @dataclass(frozen=True)
@@ -166,13 +158,6 @@ def _estimate(block_overhead: int, body_tokens: int) -> int:
     return block_overhead + body_tokens + 2  # +2: the separator and a boundary merge of slack
 
 
-@dataclass(frozen=True)
-class Reserve:
-    pinned: int | None = None
-    scratchpad: int | None = None
-    long_term: int | None = None
-
-
 def _pack_scratchpad(
     cands: Sequence[Candidate], allowance: int, count: Callable[[str], int]
 ) -> tuple[list[Placed], list[Candidate]]:
@@ -286,21 +271,14 @@ def pack(
     count = functools.lru_cache(maxsize=256)(count)
     pinned_text = render_pinned(pinned) if pinned else ""
     pinned_tokens = count(pinned_text) if pinned_text else 0
-    pinned_cap = budget if reserve.pinned is None else min(budget, reserve.pinned)
-    if pinned_tokens > pinned_cap:
-        raise PinnedTooLarge(pinned_tokens, pinned_cap)
-    remaining = budget - pinned_tokens - (2 if pinned_text else 0)
-    scratch_allow = reserve.scratchpad if reserve.scratchpad is not None else int(remaining * DEFAULT_SCRATCHPAD_SHARE)
-    scratch_allow = max(0, min(scratch_allow, remaining))
+    remaining = after_pinned(budget, reserve, pinned_tokens)
+    scratch_allow = scratchpad_allowance(reserve, remaining)
     scratch, _ = _pack_scratchpad(scratchpad, scratch_allow, count)
-    long_allow = remaining - _used(scratch, SCRATCH_HEADER, count)
-    if reserve.long_term is not None:
-        long_allow = min(long_allow, reserve.long_term)
+    long_allow = long_term_allowance(reserve, remaining, _used(scratch, SCRATCH_HEADER, count))
     longs, _ = _pack_long_term(long_term, long_allow, count)
-    # What long-term left unused flows back to the scratchpad (whole entries instead of summaries).
-    leftover = remaining - _used(longs, LONG_HEADER, count)
-    if leftover > scratch_allow:
-        scratch, _ = _pack_scratchpad(scratchpad, leftover, count)
+    refill = scratchpad_refill(remaining, _used(longs, LONG_HEADER, count), scratch_allow)
+    if refill is not None:
+        scratch, _ = _pack_scratchpad(scratchpad, refill, count)
 
     render = render_messages if as_messages else render_text
     text = render(pinned_text, scratch, longs)

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import psycopg
@@ -28,10 +28,11 @@ from psycopg.rows import class_row
 from agentmem.embeddings.models import HNSW_MAX_DIMENSION, Model
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.freshness import FreshnessPolicy, freshness_score, weighted
+from agentmem.memory.namespaces import Principal
 from agentmem.retrieval import bm25
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
 from agentmem.retrieval.fusion import Ranked, rrf, zscore
-from agentmem.retrieval.strategies import Strategy
+from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 
 _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, c.metadata,"
@@ -89,11 +90,6 @@ class QueryEmbedder:
 
 def query_embedder(embedders: Embedders, default: Model) -> QueryEmbedder:
     return QueryEmbedder(default, lambda model, text: embedders.get(model.name, model.version).embed([text])[0])
-
-
-def namespace_chunks(conn: psycopg.Connection[Any], namespace_id: int) -> int:
-    row = conn.execute("SELECT chunks FROM namespace_stats WHERE namespace_id = %(ns)s", {"ns": namespace_id}).fetchone()
-    return int(row[0]) if row else 0
 
 
 def active_model_and_size(conn: psycopg.Connection[Any], namespace_id: int, default: Model) -> tuple[Model, int]:
@@ -257,3 +253,32 @@ def with_freshness(results: list[Result], policy: FreshnessPolicy, now: datetime
     if policy.weight > 0:
         results.sort(key=lambda r: -r.score)  # stable: ties keep the fused order
     return results
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """POST /search: the request's choices go over the namespace's retrieval defaults."""
+
+    query: str
+    k: int
+    filters: Filters = NO_FILTERS
+    strategy: str | None = None  # by name, or
+    mode: str | None = None  # hybrid | vector | keyword
+    rrf_k: float | None = None
+    weights: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    results: list[Result]  # at most k, best first
+    strategy: Strategy
+
+
+def find(pool: Any, embedder: QueryEmbedder, executor: Executor | None, exact_max: int, who: Principal,
+         req: SearchRequest) -> Found:
+    """The k best results, each retriever looking at least k deep. `exact_max`: Settings.exact_search_max_chunks."""
+    strategy = for_namespace(who.retrieval, name=req.strategy, mode=req.mode, rrf_k=req.rrf_k, weights=req.weights)
+    plan = SearchPlan(who.namespace_id, req.query, deep_enough(strategy, req.k), req.filters, exact_max,
+                      FreshnessPolicy.from_settings(who.freshness))
+    results, _ = run_search(pool, embedder, plan, executor, Timings())
+    return Found(results[: req.k], strategy)

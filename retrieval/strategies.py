@@ -34,19 +34,6 @@ HYBRID_ZSCORE = Strategy("hybrid_zscore", vector_weight=0.3, keyword_weight=0.7,
 VECTOR_ONLY = Strategy("vector_only", vector_weight=1.0, keyword_weight=0.0)
 KEYWORD_ONLY = Strategy("keyword_only", vector_weight=0.0, keyword_weight=1.0)
 
-# Assemble looks deep enough to fill its budget: a short item (a chat turn and its citation) costs
-# ~35 tokens, so 2,000 tokens hold ~55 of them. Each retriever returns budget/40 (at least 50) and
-# assemble considers their whole fused union (up to twice that), so short items never run out first.
-TOKENS_PER_CANDIDATE = 40
-MAX_ASSEMBLE_DEPTH = 200
-
-
-def depth_for_budget(strategy: Strategy, budget_tokens: int) -> Strategy:
-    """The strategy with enough candidates per retriever to fill `budget_tokens` with short items."""
-    depth = max(strategy.candidates, min(MAX_ASSEMBLE_DEPTH, budget_tokens // TOKENS_PER_CANDIDATE))
-    return replace(strategy, candidates=depth) if depth != strategy.candidates else strategy
-
-
 STRATEGIES: Mapping[str, Strategy] = {s.name: s for s in (HYBRID_RRF, HYBRID_ZSCORE, VECTOR_ONLY, KEYWORD_ONLY)}
 MODES = {"hybrid": HYBRID_RRF, "vector": VECTOR_ONLY, "keyword": KEYWORD_ONLY}
 

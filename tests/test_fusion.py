@@ -42,16 +42,6 @@ def test_strategies_by_name_and_overrides() -> None:
         resolve_strategy(weights={"graph": 1})
 
 
-def test_assemble_depth_grows_with_the_budget() -> None:
-    from agentmem.retrieval.strategies import MAX_ASSEMBLE_DEPTH, depth_for_budget
-
-    assert depth_for_budget(HYBRID_RRF, 2000) is HYBRID_RRF  # small budgets keep the strategy's depth
-    assert depth_for_budget(HYBRID_RRF, 4000).candidates == 100
-    assert depth_for_budget(HYBRID_RRF, 10**6).candidates == MAX_ASSEMBLE_DEPTH
-    deep = resolve_strategy(base=HYBRID_RRF, candidates=300)
-    assert depth_for_budget(deep, 4000).candidates == 300  # never shallower than asked
-
-
 def test_zscore_keeps_a_confident_lead() -> None:
     from agentmem.retrieval.fusion import zscore
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 from hypothesis import given, settings, strategies as st
 
 from agentmem.core.tokens import count_tokens
+from agentmem.retrieval.budget import PinnedTooLarge, Reserve
 from agentmem.retrieval.packing import (
-    LONG_HEADER, SCRATCH_HEADER, Candidate, Pinned, PinnedTooLarge, Reserve, measure, pack, render_pinned,
-    source_base,
+    LONG_HEADER, SCRATCH_HEADER, Candidate, Pinned, measure, pack, render_pinned, source_base,
 )
 
 PINNED = Pinned(goal="Summarise the vendor contracts", constraints=["cite clauses"], items=[("deadline", "Friday")])

@@ -10,7 +10,10 @@ from fastapi.testclient import TestClient
 
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
-from agentmem.api.ui.sources import ModelStatus, model_status, probe_histories, probe_score_history, recent_alerts
+from agentmem.api.ui.sources import ModelStatus, model_status
+from agentmem.jobs.alerts import recent_lines as recent_alerts
+from agentmem.jobs.probe_store import probe_histories
+from agentmem.jobs.probe_store import score_trend as probe_score_history
 from conftest import Tenant
 from hash_embedder import HashEmbedder
 from ui_seed import add_alert, add_probe, add_scores, namespace_id

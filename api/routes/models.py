@@ -12,7 +12,7 @@ from agentmem.api.routes.jobs import job_out
 from agentmem.api.schemas.models import (
     EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut,
 )
-from agentmem.embeddings.models import Model, namespace_models
+from agentmem.embeddings.models import Model, migration_progress, namespace_models
 from agentmem.embeddings.reembed import start_migration
 from agentmem.jobs import queue
 
@@ -33,17 +33,10 @@ def get_embedding(conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> Em
     models = namespace_models(conn, who.namespace_id, services.default_model)
     migration = None
     if models.target is not None:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM chunks WHERE namespace_id = %(ns)s),"
-            " (SELECT count(*) FROM pending_chunk_vectors WHERE namespace_id = %(ns)s AND model_id = %(m)s),"
-            " (SELECT count(*) FROM scratchpad_entries WHERE namespace_id = %(ns)s),"
-            " (SELECT count(*) FROM pending_entry_vectors WHERE namespace_id = %(ns)s AND model_id = %(m)s)",
-            {"ns": who.namespace_id, "m": models.target.id},
-        ).fetchone()
-        assert row is not None
+        p = migration_progress(conn, who.namespace_id, models.target)
         job = _open_job(conn, who.namespace_id)
-        migration = MigrationOut(chunks=row[0], chunks_embedded=row[1], entries=row[2], entries_embedded=row[3],
-                                 job=job_out(job) if job else None)
+        migration = MigrationOut(chunks=p.chunks, chunks_embedded=p.chunks_embedded, entries=p.entries,
+                                 entries_embedded=p.entries_embedded, job=job_out(job) if job else None)
     return EmbeddingSettingsOut(active=_model(models.active), target=_model(models.target),  # type: ignore[arg-type]
                                 migration=migration, available=services.embedders.names())
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
 
-from agentmem.core.errors import InvalidInput, NotFound
+from agentmem.core.errors import InvalidInput
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
 from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
 )
-from agentmem.memory.freshness import FreshnessPolicy
-from agentmem.memory.namespaces import Principal, set_retrieval_defaults
+from agentmem.memory.namespaces import set_retrieval_defaults
+from agentmem.retrieval import traces
 from agentmem.retrieval.assemble import AssembleRequest, assemble
+from agentmem.retrieval.budget import Reserve
 from agentmem.retrieval.filters import Filters
-from agentmem.retrieval.packing import Reserve, trust_of
-from agentmem.retrieval.search import SearchPlan, Timings, query_embedder, run_search
-from agentmem.retrieval.strategies import Strategy, deep_enough, depth_for_budget, for_namespace
+from agentmem.retrieval.packing import trust_of
+from agentmem.retrieval.search import SearchRequest, find, query_embedder
 
 router = APIRouter(tags=["retrieval"])
 
@@ -34,27 +35,18 @@ def to_filters(f: FiltersIn | None) -> Filters:
     )
 
 
-def strategy_for(who: Principal, *, name: str | None = None, mode: str | None = None,
-                 rrf_k: float | None = None, weights: dict[str, float] | None = None) -> Strategy:
-    """Request choices over the namespace's defaults over hybrid_rrf."""
-    return for_namespace(who.retrieval, name=name, mode=mode, rrf_k=rrf_k, weights=weights)
-
-
 @router.post("/search", response_model=SearchOut)
 def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOut:
     if body.mode and body.strategy:
         raise InvalidInput("give either mode or strategy, not both")
-    strategy = strategy_for(
-        who, name=body.strategy, mode=body.mode, rrf_k=body.rrf_k,
-        weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
+    req = SearchRequest(
+        query=body.query, k=body.k, filters=to_filters(body.filters), strategy=body.strategy, mode=body.mode,
+        rrf_k=body.rrf_k, weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
     )
-    strategy = deep_enough(strategy, body.k)
-    plan = SearchPlan(who.namespace_id, body.query, strategy, to_filters(body.filters),
-                      services.settings.exact_search_max_chunks, FreshnessPolicy.from_settings(who.freshness))
-    results, _ = run_search(services.pool, query_embedder(services.embedders, services.default_model), plan,
-                            services.executor, Timings())
+    found = find(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
+                 services.settings.exact_search_max_chunks, who, req)
     out = []
-    for r in results[: body.k]:
+    for r in found.results:
         h = r.hit
         scores = None
         if body.explain:
@@ -63,20 +55,18 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
         out.append(SearchHitOut(id=h.chunk_id, document_id=h.document_id, source_uri=h.source_uri, title=h.title,
                                 kind=h.kind, text=h.text, score=r.score, metadata=h.metadata,
                                 freshness=r.freshness, scores=scores))
-    return SearchOut(results=out, strategy=strategy.name)
+    return SearchOut(results=out, strategy=found.strategy.name)
 
 
 @router.post("/context/assemble", response_model=AssembleOut)
 def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep) -> AssembleOut:
-    reserve = Reserve(**body.reserve.model_dump()) if body.reserve else Reserve()
-    given = [v for v in (reserve.pinned, reserve.scratchpad, reserve.long_term) if v is not None]
-    if sum(given) > body.budget_tokens:
-        raise InvalidInput(f"reserves add up to {sum(given)} tokens, more than budget_tokens {body.budget_tokens}")
     req = AssembleRequest(
-        query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id, reserve=reserve,
-        filters=to_filters(body.filters), as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
+        query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id,
+        reserve=Reserve(**body.reserve.model_dump()) if body.reserve else Reserve(), filters=to_filters(body.filters),
+        strategy=body.strategy, as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
     )
-    a = assemble(services, who, req, depth_for_budget(strategy_for(who, name=body.strategy), body.budget_tokens))
+    a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
+                 services.settings.exact_search_max_chunks, who, req)
     p = a.packed
     sections = []
     if p.pinned_text:
@@ -97,15 +87,7 @@ def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep)
 
 @router.get("/context/traces/{trace_id}", response_model=TraceOut)
 def get_trace(trace_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TraceOut:
-    row = conn.execute(
-        "SELECT trace_id, task_id, query, budget_tokens, tokens, included, dropped, timings_ms, created_at"
-        " FROM assemble_traces WHERE trace_id = %(id)s AND namespace_id = %(ns)s",
-        {"id": trace_id, "ns": who.namespace_id},
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no assemble trace {trace_id} in this namespace")
-    keys = ["trace_id", "task_id", "query", "budget_tokens", "tokens", "included", "dropped", "timings_ms", "created_at"]
-    return TraceOut(**dict(zip(keys, row, strict=True)))
+    return TraceOut(**asdict(traces.get(conn, who.namespace_id, trace_id)))
 
 
 @router.get("/settings/retrieval", response_model=RetrievalDefaults)

@@ -17,9 +17,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from agentmem.api.deps import ConnDep, ServicesDep
-from agentmem.api.ui import sources
 from agentmem.api.ui.chart import line_chart
 from agentmem.api.ui.render import HEADERS, render, score, when
+from agentmem.api.ui.sources import model_status
+from agentmem.jobs import alerts
+from agentmem.jobs import probe_store as store
 from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
 from agentmem.memory.namespaces import Principal, resolve_key
 
@@ -113,13 +115,13 @@ def _database_now(conn: psycopg.Connection[Any]) -> datetime:
 def page_context(conn: psycopg.Connection[Any], who: Principal, model: str) -> dict[str, Any]:
     """Everything the page shows, for the principal's namespace only."""
     policy = FreshnessPolicy.from_settings(who.freshness)
-    probes = sources.probe_histories(conn, who.namespace_id, RUNS_PER_PROBE)
-    scores = sources.probe_score_history(conn, who.namespace_id, RUNS_PER_PROBE)
+    probes = store.probe_histories(conn, who.namespace_id, RUNS_PER_PROBE)
+    scores = store.score_trend(conn, who.namespace_id, RUNS_PER_PROBE)
     return {
         "namespace": who.namespace,
         "now": _database_now(conn),  # the clock last_verified_at was written with
         "freshness": namespace_freshness(conn, who.namespace_id, policy, model, STALEST),
-        "model": sources.model_status(conn, who.namespace_id, model),
+        "model": model_status(conn, who.namespace_id, model),
         "probes": [
             (p, line_chart([r.recall for r in p.runs], [f"{when(r.ran_at)}: recall {score(r.recall)}" for r in p.runs]))
             for p in probes
@@ -127,5 +129,5 @@ def page_context(conn: psycopg.Connection[Any], who: Principal, model: str) -> d
         "score_chart": line_chart(
             [s.score for s in scores], [f"{when(s.ran_at)}: score {score(s.score)} over {s.probes} probes" for s in scores]
         ) if scores else None,
-        "alerts": sources.recent_alerts(conn, who.namespace_id, ALERTS),
+        "alerts": alerts.recent_lines(conn, who.namespace_id, ALERTS),
     }

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from agentmem.api.schemas.base import Input, Text, Timestamp
+from agentmem.retrieval.budget import MAX_BUDGET_TOKENS
 
 
 class TimeRange(Input):
@@ -88,7 +89,7 @@ class ReserveIn(Input):
 class AssembleIn(Input):
     task_id: uuid.UUID | None = None
     query: Annotated[Text, Field(max_length=10_000)]
-    budget_tokens: int = Field(ge=1, le=2_000_000)
+    budget_tokens: int = Field(ge=1, le=MAX_BUDGET_TOKENS)
     reserve: ReserveIn | None = None
     filters: FiltersIn | None = None
     format: Literal["text", "messages"] = "text"
