@@ -99,7 +99,11 @@ def document_texts(body: Any, settings: Settings) -> list[str]:
 async def ingest_admission(request: Request, who: PrincipalDep) -> AsyncIterator[None]:
     """Count the tokens of the documents a write brings against its namespace's ingest limit (429 above
     it) until the response is sent. The body was parsed already; its tokens are counted off the loop."""
-    texts = document_texts(await request.json(), get_services(request).settings)
+    try:
+        body = await request.json()  # parsed already (and kept) by FastAPI when it is JSON
+    except (ValueError, RecursionError):  # not JSON: the route answers 400/422, nothing is embedded
+        body = None
+    texts = document_texts(body, get_services(request).settings)
     tokens = sum(await run_in_threadpool(count_many, texts)) if texts else 0
     admission = get_keeper(request).admission
     admission.enter_ingest(who.namespace, tokens)
