@@ -18,7 +18,7 @@ from agentmem.core.database import Database, check_pgvector, open_database, open
 from agentmem.core.migrate import migrate
 from agentmem.api.services import Services
 from agentmem.core.settings import Settings
-from agentmem.api.admission import AdmissionMiddleware, Gatekeeper
+from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui

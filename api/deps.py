@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agentmem.api.admission import TICKET, Gatekeeper
+from agentmem.api.admission_middleware import TICKET, Gatekeeper
 from agentmem.api.services import Services
 from agentmem.core.errors import PayloadTooLarge, Unauthorized
 from agentmem.core.settings import Settings

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agentmem.api.admission import TICKET, Overloaded, Refused, refusal_body
+from agentmem.api.admission import Overloaded, Refused
+from agentmem.api.admission_middleware import TICKET, refusal_body
 from agentmem.core.errors import AgentmemError
 from agentmem.core.settings import Settings
 

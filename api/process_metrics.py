@@ -16,7 +16,8 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentmem.api.admission import TICKET, ProcessGate, Refused
+from agentmem.api.admission import ProcessGate, Refused
+from agentmem.api.admission_middleware import TICKET
 
 # Seconds: a search takes milliseconds, an ingest of a large batch tens of seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
