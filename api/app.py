@@ -141,13 +141,14 @@ def create_app(
     app.state.metrics = process_metrics
     app.state.keeper = keeper
     app.state.on_refused = process_metrics.refused
+    routers = [admin.router, tasks.router, documents.router, retrieval.router, models.router, jobs.router,
+               freshness.router, probes.router, metrics.router, ui.router]
     # The last added runs first: metrics see every answer, admission runs before the body is read.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware, keeper=keeper, hash_key=hash_key)
-    app.add_middleware(MetricsMiddleware, metrics=process_metrics, routes=lambda: [r for router in routers for r in router.routes])
+    app.add_middleware(MetricsMiddleware, metrics=process_metrics,
+                       routes=lambda: [route for router in routers for route in router.routes])
     install_error_handlers(app)
-    routers = [admin.router, tasks.router, documents.router, retrieval.router, models.router, jobs.router,
-               freshness.router, probes.router, metrics.router, ui.router]
     for router in routers:
         app.include_router(router)
 

@@ -57,7 +57,7 @@ def _unreadable(cause: BaseException) -> str:
     return "the request body could not be read; send a JSON object encoded as UTF-8"
 
 
-def pool_refusal(exc: PoolTimeout, settings: Settings, namespace: str) -> Overloaded:
+def pool_refusal(settings: Settings, namespace: str) -> Overloaded:
     """No connection came free in time: the process is overloaded, which a retry may not find."""
     return Overloaded(
         f"no database connection came free within {settings.pool_timeout_seconds:g} s (pool_timeout_seconds; "
@@ -86,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
         ticket = request.scope.get(TICKET)
         namespace = (ticket.namespace or "") if ticket is not None else ""
         log.warning("pool timeout on %s %s: %s", request.method, request.url.path, exc)
-        return _refused(request, pool_refusal(exc, request.app.state.settings, namespace))
+        return _refused(request, pool_refusal(request.app.state.settings, namespace))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -89,7 +89,8 @@ class _StateCollector(Collector):
 class MetricsMiddleware:
     """Times every HTTP request and counts it by route template (the route that matched) and status."""
 
-    def __init__(self, app: ASGIApp, metrics: ProcessMetrics, routes: Callable[[], Sequence[BaseRoute]] = tuple) -> None:
+    def __init__(self, app: ASGIApp, metrics: ProcessMetrics,
+                 routes: Callable[[], Sequence[BaseRoute]] = tuple) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes  # the app's own routes (not included routers), to name a request refused before routing
