@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import psycopg
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,12 +18,15 @@ from agentmem.core.database import Database, check_pgvector, open_database, open
 from agentmem.core.migrate import migrate
 from agentmem.api.services import Services
 from agentmem.core.settings import Settings
+from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.errors import error_body, install_error_handlers
+from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
 from agentmem.embeddings.base import Embedder
 from agentmem.embeddings.catalog import service_embedders
 from agentmem.embeddings.models import default_model
 from agentmem.embeddings.registry import Embedders
+from agentmem.memory.namespaces import hash_key
 
 log = logging.getLogger("agentmem")
 
@@ -86,6 +90,8 @@ def create_app(
     whole set of models (default: the catalogue, with AGENTMEM_EMBEDDING_MODEL as the default).
     """
     settings = settings or Settings()
+    process_metrics = ProcessMetrics()
+    keeper = Gatekeeper.of(settings, process_metrics.refused)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,7 +100,7 @@ def create_app(
             with psycopg.connect(database.url, autocommit=True) as conn:
                 check_pgvector(conn)
             migrate(database.url)
-            pool = open_pool(database.url, settings.pool_min_size, settings.pool_max_size)
+            pool = open_pool(database.url, settings.pool_min_size, settings.pool_size(), settings.pool_timeout_seconds)
             try:
                 models = embedders or service_embedders(settings, [embedder] if embedder else [])
                 models.get(models.default)  # load the default model now, not on the first request
@@ -104,7 +110,12 @@ def create_app(
                 if path is not None:
                     log.warning("admin token is in %s", path)
                 app.state.admin_token = token
-                executor = ThreadPoolExecutor(max_workers=settings.pool_max_size, thread_name_prefix="agentmem-io")
+                executor = ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="agentmem-io")
+                # Sync routes and dependencies run on anyio's threads (40 by default): one per admitted
+                # request, and a few for what admission lets by (/healthz, /metrics).
+                limiter = to_thread.current_default_thread_limiter()
+                limiter.total_tokens = max(limiter.total_tokens, settings.max_in_flight + 8)
+                process_metrics.watch(pool, keeper.gate)
                 services = Services(pool=pool, embedders=models, settings=settings, default_model=default,
                                     executor=executor)
                 app.state.services = services
@@ -126,18 +137,20 @@ def create_app(
             database.close()
 
     app = FastAPI(title="agentmem", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = process_metrics
+    app.state.keeper = keeper
+    app.state.on_refused = process_metrics.refused
+    routers = [admin.router, tasks.router, documents.router, retrieval.router, models.router, jobs.router,
+               freshness.router, probes.router, metrics.router, ui.router]
+    # The last added runs first: metrics see every answer, admission runs before the body is read.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AdmissionMiddleware, keeper=keeper, hash_key=hash_key)
+    app.add_middleware(MetricsMiddleware, metrics=process_metrics,
+                       routes=lambda: [route for router in routers for route in router.routes])
     install_error_handlers(app)
-    app.include_router(admin.router)
-    app.include_router(tasks.router)
-    app.include_router(documents.router)
-    app.include_router(retrieval.router)
-    app.include_router(models.router)
-    app.include_router(jobs.router)
-    app.include_router(freshness.router)
-    app.include_router(probes.router)
-    app.include_router(metrics.router)
-    app.include_router(ui.router)
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

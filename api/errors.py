@@ -8,9 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agentmem.api.admission import Overloaded, Refused
+from agentmem.api.admission_middleware import TICKET, refusal_body
 from agentmem.core.errors import AgentmemError
+from agentmem.core.settings import Settings
 
 log = logging.getLogger("agentmem.api")
 
@@ -53,10 +57,36 @@ def _unreadable(cause: BaseException) -> str:
     return "the request body could not be read; send a JSON object encoded as UTF-8"
 
 
+def pool_refusal(settings: Settings, namespace: str) -> Overloaded:
+    """No connection came free in time: the process is overloaded, which a retry may not find."""
+    return Overloaded(
+        f"no database connection came free within {settings.pool_timeout_seconds:g} s (pool_timeout_seconds; "
+        f"the pool has {settings.pool_size()} per process, pool_max_size): the service is overloaded; retry after "
+        "Retry-After seconds", retry_after=settings.retry_after_seconds, limit="pool_max_size",
+        value=settings.pool_size(), reason="pool", namespace=namespace)
+
+
+def _refused(request: Request, exc: Refused) -> JSONResponse:
+    on_refused = getattr(request.app.state, "on_refused", None)
+    if on_refused is not None:
+        on_refused(exc)
+    return JSONResponse(refusal_body(exc), status_code=exc.status_code,
+                        headers={"Retry-After": str(exc.retry_after)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentmemError)
-    async def _agentmem(_: Request, exc: AgentmemError) -> JSONResponse:
+    async def _agentmem(request: Request, exc: AgentmemError) -> JSONResponse:
+        if isinstance(exc, Refused):
+            return _refused(request, exc)
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        ticket = request.scope.get(TICKET)
+        namespace = (ticket.namespace or "") if ticket is not None else ""
+        log.warning("pool timeout on %s %s: %s", request.method, request.url.path, exc)
+        return _refused(request, pool_refusal(request.app.state.settings, namespace))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

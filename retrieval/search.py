@@ -193,7 +193,9 @@ def run_search(
     pool: Any, embedder: QueryEmbedder, plan: SearchPlan, executor: Executor | None,
     timings: Timings, qvec: QueryVector | None = None,
 ) -> tuple[list[Result], QueryVector | None]:
-    """Keyword search runs on a second connection while the query is embedded; then the vector search."""
+    """Keyword search runs on a second connection while the query is embedded; then the vector search.
+    Each step takes its own connection and gives it back: no thread here waits for one while holding
+    one, so a small pool slows requests down but cannot deadlock them (tests/test_connections.py)."""
     depth = plan.strategy.candidates
 
     def keyword() -> list[Hit]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
+from agentmem.api.app import create_app
 from agentmem.api.metrics import Family, render
-from conftest import ADMIN_TOKEN, Tenant
+from agentmem.core.settings import Settings
+from conftest import ADMIN_TOKEN, Tenant, make_tenant
 
 
 def test_render_writes_help_type_and_escaped_labels() -> None:
@@ -44,3 +48,31 @@ def test_metrics_need_the_admin_token_and_cover_every_namespace(client: TestClie
     assert 'agentmem_probes{namespace="alpha"} 1\n' in text and 'agentmem_probes{namespace="beta"}' not in text
     assert 'agentmem_alerts_total{namespace="alpha",kind="probe_below_threshold"} 0\n' in text
     assert "agentmem_probe_score{" not in text  # no run yet: no score to report
+
+
+def test_metrics_add_this_process_requests_refusals_pool_and_embedding_queue(settings: Settings,
+                                                                               embedder: Any) -> None:
+    app = create_app(settings.model_copy(update={"namespace_requests_per_second": 0.01, "namespace_burst": 2}),
+                     embedder=embedder)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        alpha = make_tenant(client, "alpha")
+        assert client.get("/settings/retrieval", headers=alpha.headers).status_code == 200
+        assert client.get("/tasks/00000000-0000-0000-0000-000000000000", headers=alpha.headers).status_code == 404
+        assert client.get("/settings/retrieval", headers=alpha.headers).status_code == 429  # burst of 2 spent
+        app.state.metrics.embed_queue_depth.set(3)  # what the embedding scheduler will feed
+        app.state.metrics.embed_wait_seconds.observe(0.2)
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
+    assert 'agentmem_http_requests_total{method="GET",route="/settings/retrieval",status="200"} 1.0' in text
+    assert 'agentmem_http_requests_total{method="GET",route="/tasks/{task_id}",status="404"} 1.0' in text
+    # refused at the door, before routing: still named by its route template
+    assert 'agentmem_http_requests_total{method="GET",route="/settings/retrieval",status="429"} 1.0' in text
+    assert 'agentmem_http_request_seconds_bucket{le="+Inf",method="GET",route="/settings/retrieval",status="200"} 1.0' \
+        in text
+    assert 'agentmem_rejections_total{namespace="alpha",reason="rate",status="429"} 1.0' in text
+    assert 'agentmem_db_pool_connections{state="in_use"} 0.0' in text  # none held between requests
+    assert "agentmem_db_pool_max 24.0" in text  # max_in_flight // 2 + io_threads
+    assert "agentmem_db_pool_waiting 0.0" in text and "agentmem_requests_queued 0.0" in text
+    assert "agentmem_requests_in_flight 0.0" in text  # /metrics is not counted: it is let by
+    assert "agentmem_embed_queue_depth 3.0" in text and "agentmem_embed_wait_seconds_count 1.0" in text
+    assert 'agentmem_documents{namespace="alpha"}' not in text  # and the database's numbers are still there:
+    assert "# TYPE agentmem_probe_score gauge" in text

@@ -91,10 +91,13 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET hnsw.ef_search = 100")
 
 
-def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+def open_pool(url: str, min_size: int = 1, max_size: int = 10, timeout: float = 30.0) -> ConnectionPool:
+    """`timeout`: the longest wait for a free connection before psycopg_pool.PoolTimeout (the service
+    keeps it short and answers 503: a queue of waiters behind a busy pool only grows)."""
     # autocommit: every write states its own transaction (conn.transaction()), reads hold no snapshot open.
     pool = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, configure=_configure, kwargs={"autocommit": True}, open=False
+        url, min_size=min_size, max_size=max_size, timeout=timeout, configure=_configure,
+        kwargs={"autocommit": True}, open=False,
     )
     pool.open(wait=True, timeout=30)
     return pool

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NamespaceLimits(BaseModel):
+    """One namespace's own limits (any left out: the service-wide setting)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_flight: int | None = Field(default=None, ge=1)
+    requests_per_second: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+    ingest_tokens: int | None = Field(default=None, ge=1)
 
 
 class Settings(BaseSettings):
@@ -54,8 +65,29 @@ class Settings(BaseSettings):
     # comma-separated) are allowed besides, e.g. "hooks.internal,10.1.2.0/24".
     webhook_allow_hosts: str = ""
 
+    # --- Connections, admission and limits (api/admission.py; README "Limits and what a client should
+    # do on 429/503"). All per process: N processes on one database admit N times as much.
+    # A request holds a pooled connection only while it runs a statement, and never waits for one while
+    # holding another, so the pool size sets throughput, not correctness. Default pool size:
+    # max_in_flight // 2 + io_threads (request threads rarely all run SQL at once; every I/O thread may).
     pool_min_size: int = 1
-    pool_max_size: int = 10
+    pool_max_size: int | None = None
+    pool_timeout_seconds: float = 5.0  # longest wait for a connection; then 503 + Retry-After
+    io_threads: int = 8  # parallel sub-queries of /search and /context/assemble (keyword, task reads)
+    max_in_flight: int = 32  # requests worked on at once; the others wait in a queue
+    max_queued: int = 128  # requests waiting for a slot; above it: 503
+    queue_wait_seconds: float = 10.0  # longest wait in that queue; then 503
+    # Per namespace (AGENTMEM_NAMESPACE_LIMITS='{"acme": {"requests_per_second": 500}}' overrides any
+    # of the four for one namespace). Above one: 429 naming it.
+    namespace_in_flight: int = 16  # requests at once, queued ones included
+    namespace_requests_per_second: float = 100.0  # token bucket refill rate
+    namespace_burst: int = 200  # token bucket size
+    namespace_ingest_tokens: int = 100_000  # tokens of document text being ingested at once (PUT/batch)
+    namespace_limits: dict[str, NamespaceLimits] = {}
+    retry_after_seconds: int = 1  # Retry-After when no better estimate exists (a slot may free at any time)
+
+    def pool_size(self) -> int:
+        return self.pool_max_size or self.max_in_flight // 2 + self.io_threads
 
     def database_dir(self) -> Path:
         return self.data_dir / "pgdata"

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from agentmem.api.deps import ConnDep, IngestDep, PrincipalDep, ServicesDep, check_size
 from agentmem.api.errors import describe_validation_errors
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.base import unstorable
@@ -28,7 +28,7 @@ def _to_input(body: DocumentIn) -> documents.DocumentInput:
     )
 
 
-@router.put("/documents", response_model=UpsertOut)
+@router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
 def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
@@ -38,7 +38,7 @@ def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: S
     return UpsertOut(**asdict(result))
 
 
-@router.post("/documents/batch", response_model=BatchOut)
+@router.post("/documents/batch", response_model=BatchOut, dependencies=[IngestDep])
 def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> BatchOut:
     """Each item is validated and written on its own, and answered on its own."""
     limit = services.settings.max_batch_documents

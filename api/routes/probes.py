@@ -59,9 +59,12 @@ def list_probes(conn: ConnDep, who: PrincipalDep) -> list[ProbeOut]:
 
 
 @router.post("/probes/run", response_model=ProbesRunOut, responses={202: {"description": "another worker holds the job"}})
-def run_probes(conn: ConnDep, who: PrincipalDep, services: ServicesDep, response: Response) -> ProbesRunOut:
-    """Run the namespace's probes now, through the job queue; 202 if another worker is running them."""
-    if not store.list_probes(conn, who.namespace_id):
+def run_probes(who: PrincipalDep, services: ServicesDep, response: Response) -> ProbesRunOut:
+    """Run the namespace's probes now, through the job queue; 202 if another worker is running them.
+    No ConnDep: the job takes its own connections, and a request holds one at a time."""
+    with services.pool.connection() as conn:
+        probes = store.list_probes(conn, who.namespace_id)
+    if not probes:
         raise Conflict("this namespace has no probes to run; add one with POST /probes")
     job, ran_here = probes_job.run_now(services, who.namespace_id, requested_by="api")
     if not ran_here:
