@@ -56,7 +56,8 @@ def _unreadable(cause: BaseException) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentmemError)
     async def _agentmem(_: Request, exc: AgentmemError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+        headers = None if exc.retry_after is None else {"Retry-After": str(max(1, round(exc.retry_after)))}
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     models_dir: Path | None = None  # default: <data_dir>/models
     reembed_batch_size: int = 256  # chunks per re-embedding transaction
+    # Each model's scheduler (embeddings/scheduler.py): queries first, then bulk work in slices of
+    # embed_slice_texts, namespace by namespace. Refused (503) above embed_queue_max_texts waiting
+    # (per kind) or after embed_timeout_seconds without progress.
+    embed_slice_texts: int = 32
+    embed_queue_max_texts: int = 100_000
+    embed_timeout_seconds: float = 30.0
 
     # Chunking: measured in docs/chunking.md (speed and retrieval quality per size).
     chunk_tokens: int = 128
