@@ -19,6 +19,7 @@ BENCHMARKS = {
     "drift": "benchmarks.drift",
     "models": "benchmarks.models",
     "bm25-compare": "benchmarks.bm25_compare",
+    "embed-fairness": "benchmarks.embed_fairness",
 }
 
 
