@@ -3,14 +3,16 @@
 A model does one forward pass at a time (torch already uses every core), so who goes next is a
 scheduling decision. Each round the worker:
 
-1. takes every waiting query (short, latency-bound: a search's query text) up to `query_batch`
-   texts and embeds them in one forward pass;
-2. then embeds at most one slice (`slice_texts`) of bulk work (document chunks, scratchpad entries,
-   re-embedding batches), taken from the namespaces with bulk work in turn (round-robin), so one
-   tenant's 30,000-chunk upload does not hold up another's 50-chunk upsert.
+1. takes every waiting query (short, latency-bound: a search's query text) and embeds them
+   together, `query_batch` texts per forward pass;
+2. then embeds one slice of bulk work (document chunks, scratchpad entries, re-embedding batches),
+   taken from the namespaces with bulk work in turn (round-robin), so one tenant's 30,000-chunk
+   upload does not hold up another's 50-chunk upsert. A slice is at most `slice_texts` texts, and
+   fewer when the model's recent bulk speed says they would take over `slice_seconds` (long chunks,
+   a busy CPU): the slice bounds how long a query waits, in time rather than in texts.
 
 A query therefore waits for at most the slice in progress, and a namespace's bulk work for at most
-one slice of every other namespace with work. Callers block on their request; a request that makes
+one slice of every other namespace with work (and the queries in between). Callers block on their request; a request that makes
 no progress for `timeout_seconds`, or that arrives while `max_pending` texts of its kind already
 wait, gets `Overloaded` (503 with Retry-After).
 
@@ -39,20 +41,22 @@ RECENT_WAITS = 256  # wait times kept per kind for stats()
 
 @dataclass(frozen=True)
 class SchedulerPolicy:
-    slice_texts: int = 32  # bulk texts per forward pass: the longest a query waits behind bulk work
+    slice_texts: int = 32  # most bulk texts per forward pass
+    slice_seconds: float | None = 0.25  # fewer when they would take longer (None: always slice_texts)
     query_batch: int = 64  # queries embedded together in one forward pass
     max_pending: int = 100_000  # texts of one kind waiting; above it new requests are refused
     timeout_seconds: float = 30.0  # longest a caller waits without its request progressing
     idle_exit_seconds: float = 30.0  # the worker thread exits after this long without work
 
     def __post_init__(self) -> None:
-        if min(self.slice_texts, self.query_batch, self.max_pending) < 1 or self.timeout_seconds <= 0:
-            raise ValueError(f"embedding scheduler sizes must be >= 1 and its timeout > 0: {self}")
+        if min(self.slice_texts, self.query_batch, self.max_pending) < 1 or self.timeout_seconds <= 0 or (
+                self.slice_seconds is not None and self.slice_seconds <= 0):
+            raise ValueError(f"embedding scheduler sizes must be >= 1 and its times > 0: {self}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SchedulerPolicy:
-        return cls(slice_texts=settings.embed_slice_texts, max_pending=settings.embed_queue_max_texts,
-                   timeout_seconds=settings.embed_timeout_seconds)
+        return cls(slice_texts=settings.embed_slice_texts, slice_seconds=settings.embed_slice_seconds or None,
+                   max_pending=settings.embed_queue_max_texts, timeout_seconds=settings.embed_timeout_seconds)
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,9 @@ class EmbedScheduler:
     """Queries first, then bulk work in slices, round-robin across namespaces; one forward pass at a time."""
 
     def __init__(self, embed: EmbedFn, model: str, dimension: int | None = None,
-                 policy: SchedulerPolicy | None = None) -> None:
+                 policy: SchedulerPolicy | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._embed = embed
+        self._clock = clock
         self.model = model
         self.dimension = dimension
         self.policy = policy or SchedulerPolicy()
@@ -108,7 +113,7 @@ class EmbedScheduler:
         self._lanes: OrderedDict[Hashable, deque[_Request]] = OrderedDict()  # bulk work by namespace
         self._pending = {QUERY: 0, BULK: 0}  # texts not yet handed to the model
         self._waits = {QUERY: deque(maxlen=RECENT_WAITS), BULK: deque(maxlen=RECENT_WAITS)}
-        self._rate = 0.0  # texts per second of recent forward passes (for Retry-After)
+        self._rates = {QUERY: 0.0, BULK: 0.0}  # texts per second of recent forward passes, by kind
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -117,7 +122,7 @@ class EmbedScheduler:
         if not texts:
             return np.zeros((0, self.dimension or 0), dtype=np.float32)
         kind = QUERY if query else BULK
-        now = time.monotonic()
+        now = self._clock()
         request = _Request(list(texts), kind, namespace, now, now)
         with self._cond:
             if self._pending[kind] >= self.policy.max_pending:
@@ -162,9 +167,9 @@ class EmbedScheduler:
 
     def _wait(self, request: _Request) -> np.ndarray:
         timeout = self.policy.timeout_seconds
-        while not request.finished.wait(max(0.0, request.progressed + timeout - time.monotonic())):
+        while not request.finished.wait(max(0.0, request.progressed + timeout - self._clock())):
             with self._cond:
-                if time.monotonic() - request.progressed < timeout:
+                if self._clock() - request.progressed < timeout:
                     continue
                 error = Overloaded(
                     f"the embedding model {self.model} made no progress on this request for {timeout:g} s; "
@@ -193,9 +198,8 @@ class EmbedScheduler:
         return request.failed(error)
 
     def _retry_after(self, kind: str) -> float:
-        if self._rate <= 0:
-            return 1.0
-        return float(min(60, max(1, round(self._pending[kind] / self._rate))))
+        rate = self._rates[kind]
+        return 1.0 if rate <= 0 else float(min(60, max(1, round(self._pending[kind] / rate))))
 
     # The worker's side.
 
@@ -214,24 +218,28 @@ class EmbedScheduler:
                     return
                 queries = self._take_queries()
                 bulk = self._take_slice()
-            if queries:
-                self._run(queries)
+            for batch in queries:
+                self._run(QUERY, batch)
             if bulk:
-                self._run(bulk)
+                self._run(BULK, bulk)
 
     def _has_work(self) -> bool:
         return bool(self._queries or self._lanes)
 
-    def _take_queries(self) -> list[_Part]:
-        parts: list[_Part] = []
+    def _take_queries(self) -> list[list[_Part]]:
+        """Every waiting query, in batches of up to query_batch texts (a request is never split)."""
+        batches: list[list[_Part]] = []
         texts = 0
-        while self._queries and (not parts or texts + len(self._queries[0].texts) <= self.policy.query_batch):
+        while self._queries:
             r = self._queries.popleft()
-            parts.append((r, 0, len(r.texts)))
+            if not batches or texts + len(r.texts) > self.policy.query_batch:
+                batches.append([])
+                texts = 0
+            batches[-1].append((r, 0, len(r.texts)))
             texts += len(r.texts)
             r.taken = len(r.texts)
-        self._taken(QUERY, parts)
-        return parts
+        self._taken(QUERY, [part for batch in batches for part in batch])
+        return batches
 
     def _take_slice(self) -> list[_Part]:
         """Up to slice_texts texts of the namespace whose turn it is (several of its requests if small)."""
@@ -239,7 +247,7 @@ class EmbedScheduler:
             return []
         namespace, lane = next(iter(self._lanes.items()))
         parts: list[_Part] = []
-        room = self.policy.slice_texts
+        room = self._slice_size()
         while lane and room:
             r = lane[0]
             end = min(len(r.texts), r.taken + room)
@@ -255,8 +263,14 @@ class EmbedScheduler:
         self._taken(BULK, parts)
         return parts
 
+    def _slice_size(self) -> int:
+        rate, most = self._rates[BULK], self.policy.slice_texts
+        if self.policy.slice_seconds is None or rate <= 0:
+            return most
+        return max(1, min(most, int(rate * self.policy.slice_seconds)))
+
     def _taken(self, kind: str, parts: list[_Part]) -> None:
-        now = time.monotonic()
+        now = self._clock()
         for r, start, end in parts:
             self._pending[kind] -= end - start
             if start == 0:
@@ -268,24 +282,24 @@ class EmbedScheduler:
     def _publish_depth(self, kind: str) -> None:
         queue_metrics.set_depth(self.model, kind, self._pending[kind])
 
-    def _run(self, parts: list[_Part]) -> None:
+    def _run(self, kind: str, parts: list[_Part]) -> None:
         """One forward pass over the parts; a failure is retried part by part, so it fails only its own request."""
         texts = [t for r, start, end in parts for t in r.texts[start:end]]
-        started = time.monotonic()
+        started = self._clock()
         try:
             vectors = self._checked(self._embed(texts), len(texts))
         except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
             if len(parts) > 1:
                 for part in parts:
-                    self._run([part])
+                    self._run(kind, [part])
             else:
                 with self._cond:
                     self._cancel(parts[0][0], exc)  # the rest of it is not embedded in vain
             return
-        finished = time.monotonic()
+        finished = self._clock()
         if finished > started:
-            rate = len(texts) / (finished - started)
-            self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate
+            rate, before = len(texts) / (finished - started), self._rates[kind]
+            self._rates[kind] = rate if before == 0 else 0.7 * before + 0.3 * rate
         offset = 0
         for r, start, end in parts:
             if r.out is None:

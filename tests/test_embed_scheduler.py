@@ -54,7 +54,8 @@ def until(condition: Callable[[], bool]) -> None:
 
 
 def scheduler(model: HeldModel, **policy: Any) -> EmbedScheduler:
-    return EmbedScheduler(model, "fake", 2, SchedulerPolicy(**{"slice_texts": 4, **policy}))
+    """Slices of 4 texts whatever the model's speed (test_slices_shrink... covers the time bound)."""
+    return EmbedScheduler(model, "fake", 2, SchedulerPolicy(**{"slice_texts": 4, "slice_seconds": None, **policy}))
 
 
 def lengths(texts: Sequence[str]) -> list[float]:
@@ -118,6 +119,34 @@ def test_waiting_queries_are_embedded_in_one_forward_pass() -> None:
         assert [f.result(WAIT)[0, 0] for f in rest] == lengths([f"query {i}" for i in range(1, 4)])
     assert model.calls[0] == ["q0"] and sorted(model.calls[1]) == ["query 1", "query 2", "query 3"]
     assert len(model.calls) == 2
+
+
+def test_every_waiting_query_goes_before_the_next_slice_in_batches_of_query_batch() -> None:
+    model = HeldModel()
+    s = scheduler(model, query_batch=2)
+    with ThreadPoolExecutor(5) as pool:
+        bulk = pool.submit(s.submit, [f"chunk {i}" for i in range(8)], "a")
+        assert model.entered.wait(WAIT)
+        queries = [pool.submit(s.submit, [f"query {i}"], query=True) for i in range(3)]
+        until(lambda: s.stats().depth["query"] == 3)
+        model.release.set()
+        bulk.result(WAIT), [q.result(WAIT) for q in queries]
+    assert [len(c) for c in model.calls] == [4, 2, 1, 4] and model.calls[3][0] == "chunk 4"
+
+
+def test_slices_shrink_when_the_model_is_slow() -> None:
+    now = [0.0]
+    sizes: list[int] = []
+
+    def one_second_per_text(texts: Sequence[str]) -> np.ndarray:  # on the scheduler's clock
+        sizes.append(len(texts))
+        now[0] += len(texts)
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    s = EmbedScheduler(one_second_per_text, "fake", 2, SchedulerPolicy(slice_texts=8, slice_seconds=2),
+                       clock=lambda: now[0])
+    assert s.submit([f"chunk {i}" for i in range(20)], "a").shape == (20, 2)
+    assert sizes == [8, 2, 2, 2, 2, 2, 2]  # speed unknown: the most; then what takes 2 s
 
 
 def test_a_full_queue_refuses_new_work_of_its_kind_with_overloaded() -> None:
