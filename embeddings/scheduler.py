@@ -75,11 +75,12 @@ class QueueStats:
 
 @dataclass(eq=False)
 class _Request:
-    texts: Sequence[str]
+    texts: list[str]  # bulk: shortest first, so a slice's texts pad to similar lengths
     kind: str
     lane: Hashable
     enqueued: float
     progressed: float  # when a forward pass last finished part of it (or it was enqueued)
+    positions: list[int] | None = None  # where each of `texts` was in the caller's list (bulk)
     taken: int = 0  # texts handed to the model so far
     done: int = 0  # texts embedded so far
     out: np.ndarray | None = None
@@ -124,6 +125,9 @@ class EmbedScheduler:
         kind = QUERY if query else BULK
         now = self._clock()
         request = _Request(list(texts), kind, namespace, now, now)
+        if not query and len(texts) > 1:
+            request.positions = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            request.texts = [texts[i] for i in request.positions]
         with self._cond:
             if self._pending[kind] >= self.policy.max_pending:
                 raise Overloaded(
@@ -304,7 +308,8 @@ class EmbedScheduler:
         for r, start, end in parts:
             if r.out is None:
                 r.out = np.empty((len(r.texts), vectors.shape[1]), dtype=np.float32)
-            r.out[start:end] = vectors[offset:offset + end - start]
+            rows = slice(start, end) if r.positions is None else r.positions[start:end]
+            r.out[rows] = vectors[offset:offset + end - start]
             offset += end - start
             r.done += end - start
             r.progressed = finished

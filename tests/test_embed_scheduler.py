@@ -190,7 +190,7 @@ def test_a_failing_text_fails_only_its_own_request() -> None:
         assert model.entered.wait(WAIT)
         good = pool.submit(s.submit, ["fine"], query=True)
         bad = pool.submit(s.submit, ["poison"], query=True)
-        bulk = pool.submit(s.submit, ["poison pill"] + [f"chunk {i}" for i in range(10)], "a")
+        bulk = pool.submit(s.submit, [f"chunk {i}" for i in range(10)] + ["poison"], "a")  # shortest: first
         until(lambda: s.stats().depth == {"query": 2, "bulk": 11})
         model.release.set()
         first.result(WAIT)
@@ -201,6 +201,15 @@ def test_a_failing_text_fails_only_its_own_request() -> None:
             bulk.result(WAIT)
     s.close()
     assert all("chunk 9" not in c for c in model.calls)  # the rest of a failed request is dropped
+
+
+def test_bulk_texts_are_embedded_shortest_first_and_returned_in_the_callers_order() -> None:
+    model = HeldModel()
+    model.release.set()
+    texts = ["a long text of many words", "short", "a text of medium size", "mid text", "tiny"]
+    vectors = scheduler(model).submit(texts, "a")
+    assert vectors[:, 0].tolist() == lengths(texts)
+    assert model.calls == [["tiny", "short", "mid text", "a text of medium size"], ["a long text of many words"]]
 
 
 def test_vectors_of_the_wrong_shape_are_an_error() -> None:
