@@ -21,6 +21,7 @@ The worker is started by the first request and exits after `idle_exit_seconds` w
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -115,6 +116,7 @@ class EmbedScheduler:
         self._pending = {QUERY: 0, BULK: 0}  # texts not yet handed to the model
         self._waits = {QUERY: deque(maxlen=RECENT_WAITS), BULK: deque(maxlen=RECENT_WAITS)}
         self._rates = {QUERY: 0.0, BULK: 0.0}  # texts per second of recent forward passes, by kind
+        self._bulk_chars_per_s = 0.0  # the same for bulk work in characters: sizes the slices
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -246,17 +248,23 @@ class EmbedScheduler:
         return batches
 
     def _take_slice(self) -> list[_Part]:
-        """Up to slice_texts texts of the namespace whose turn it is (several of its requests if small)."""
+        """The next texts of the namespace whose turn it is (several of its requests if small): at most
+        slice_texts, and no more characters than the model embeds in slice_seconds (at least one text)."""
         if not self._lanes:
             return []
         namespace, lane = next(iter(self._lanes.items()))
         parts: list[_Part] = []
-        room = self._slice_size()
+        room, budget = self.policy.slice_texts, self._slice_chars()
         while lane and room:
             r = lane[0]
-            end = min(len(r.texts), r.taken + room)
+            end = r.taken
+            while end < len(r.texts) and room and (budget >= len(r.texts[end]) or room == self.policy.slice_texts):
+                budget -= len(r.texts[end])
+                room -= 1
+                end += 1
+            if end == r.taken:
+                break
             parts.append((r, r.taken, end))
-            room -= end - r.taken
             r.taken = end
             if end == len(r.texts):
                 lane.popleft()
@@ -267,11 +275,10 @@ class EmbedScheduler:
         self._taken(BULK, parts)
         return parts
 
-    def _slice_size(self) -> int:
-        rate, most = self._rates[BULK], self.policy.slice_texts
-        if self.policy.slice_seconds is None or rate <= 0:
-            return most
-        return max(1, min(most, int(rate * self.policy.slice_seconds)))
+    def _slice_chars(self) -> float:
+        if self.policy.slice_seconds is None:
+            return math.inf
+        return self._bulk_chars_per_s * self.policy.slice_seconds  # 0 while unknown: one text measures it
 
     def _taken(self, kind: str, parts: list[_Part]) -> None:
         now = self._clock()
@@ -302,8 +309,10 @@ class EmbedScheduler:
             return
         finished = self._clock()
         if finished > started:
-            rate, before = len(texts) / (finished - started), self._rates[kind]
-            self._rates[kind] = rate if before == 0 else 0.7 * before + 0.3 * rate
+            seconds = finished - started
+            self._rates[kind] = _average(self._rates[kind], len(texts) / seconds)
+            if kind == BULK:
+                self._bulk_chars_per_s = _average(self._bulk_chars_per_s, sum(map(len, texts)) / seconds)
         offset = 0
         for r, start, end in parts:
             if r.out is None:
@@ -323,6 +332,11 @@ class EmbedScheduler:
             raise RuntimeError(f"model {self.model} returned vectors of shape {vectors.shape} for {n} texts; "
                                f"expected ({n}, {self.dimension})")
         return vectors
+
+
+def _average(before: float, now: float) -> float:
+    """Recent speed: an exponential moving average, so a slow or fast pass moves it but does not set it."""
+    return now if before == 0 else 0.7 * before + 0.3 * now
 
 
 class ScheduledEmbedder:

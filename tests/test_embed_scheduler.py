@@ -134,19 +134,21 @@ def test_every_waiting_query_goes_before_the_next_slice_in_batches_of_query_batc
     assert [len(c) for c in model.calls] == [4, 2, 1, 4] and model.calls[3][0] == "chunk 4"
 
 
-def test_slices_shrink_when_the_model_is_slow() -> None:
+@pytest.mark.parametrize("slice_seconds, sizes", [(2, [1] + [2] * 9 + [1]), (100, [1, 8, 8, 3])])
+def test_a_slice_holds_what_the_model_embeds_in_slice_seconds(slice_seconds: float, sizes: list[int]) -> None:
     now = [0.0]
-    sizes: list[int] = []
+    seen: list[int] = []
 
-    def one_second_per_text(texts: Sequence[str]) -> np.ndarray:  # on the scheduler's clock
-        sizes.append(len(texts))
-        now[0] += len(texts)
+    def ten_characters_per_second(texts: Sequence[str]) -> np.ndarray:  # on the scheduler's clock
+        seen.append(len(texts))
+        now[0] += sum(map(len, texts)) / 10
         return np.ones((len(texts), 2), dtype=np.float32)
 
-    s = EmbedScheduler(one_second_per_text, "fake", 2, SchedulerPolicy(slice_texts=8, slice_seconds=2),
-                       clock=lambda: now[0])
-    assert s.submit([f"chunk {i}" for i in range(20)], "a").shape == (20, 2)
-    assert sizes == [8, 2, 2, 2, 2, 2, 2]  # speed unknown: the most; then what takes 2 s
+    s = EmbedScheduler(ten_characters_per_second, "fake", 2,
+                       SchedulerPolicy(slice_texts=8, slice_seconds=slice_seconds), clock=lambda: now[0])
+    assert s.submit([f"chunk {i:04d}" for i in range(20)], "a").shape == (20, 2)  # 10 characters each
+    # Speed unknown: one text measures it; then 2 s is 2 texts, or slice_texts (8) caps them.
+    assert seen == sizes
 
 
 def test_a_full_queue_refuses_new_work_of_its_kind_with_overloaded() -> None:
@@ -222,7 +224,7 @@ def test_stats_and_prometheus_series_report_depth_and_waits() -> None:
     from prometheus_client import REGISTRY
 
     model = HeldModel()
-    s = EmbedScheduler(model, "fake-stats", 2, SchedulerPolicy(slice_texts=4))
+    s = EmbedScheduler(model, "fake-stats", 2, SchedulerPolicy(slice_texts=4, slice_seconds=None))
     labels = {"model": "fake-stats", "kind": "bulk"}
     before = REGISTRY.get_sample_value("agentmem_embed_wait_seconds_count", labels) or 0
     with ThreadPoolExecutor(2) as pool:
@@ -279,7 +281,7 @@ class _HeldEmbedder:
 
 def test_a_search_is_answered_while_another_namespace_uploads(fresh_db: str, tmp_path: Path) -> None:
     settings = Settings(database_url=fresh_db, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, scheduler=False,
-                        chunk_tokens=16, embed_slice_texts=4)
+                        chunk_tokens=16, embed_slice_texts=4, embed_slice_seconds=0)
     model = _HeldEmbedder()
     with TestClient(create_app(settings, embedder=model), raise_server_exceptions=False) as client:
         big, small = make_tenant(client, "big"), make_tenant(client, "small")
