@@ -7,6 +7,7 @@ all-MiniLM-L6-v2 in three runs of the same arrivals:
 - scheduled: another namespace embeds `--bulk-chunks` chunks (corpus documents chunked as the service
   does) through the scheduler (embeddings/scheduler.py), as an upsert does; a third namespace
   upserts a small document (`--small-chunks`) at the same time;
+- bulk only: the bulk work alone through the scheduler (what slicing costs its throughput);
 - one lock: the same bulk work as one embed call on the bare model, as before the scheduler (every
   query that arrives meanwhile waits for the whole call), and the small upsert likewise.
 
@@ -84,6 +85,8 @@ def run(query: Embed, bulk: Work | None, small: Work | None, queries: list[str],
             out["bulk_chunks_per_s"] = round(len(bulk[1]) / out["bulk_s"], 1)
         if small_future is not None:
             out["small_upsert_s"] = round(small_future.result(), 3)
+    if not latencies:
+        return out | {"queries": 0}
     ms = np.array(latencies) * 1000
     return out | {"queries": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 1),
                   "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1)}
@@ -120,11 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs["scheduled"] = run(lambda t: scheduled.embed(t, query=True), (lambda t: scheduled.embed(t, "bulk"), bulk),
                             (lambda t: scheduled.embed(t, "small"), small), queries, interval, 0)
     stats = scheduled.scheduler.stats()
+    print("bulk only, scheduled ...", file=sys.stderr, flush=True)
+    runs["bulk_only"] = run(lambda t: scheduled.embed(t, query=True), (lambda t: scheduled.embed(t, "bulk"), bulk),
+                            None, [], interval, 0)
     print("one lock ...", file=sys.stderr, flush=True)
     runs["one_lock"] = run(model.embed, (model.embed, bulk), (model.embed, small), queries, interval, 0)
     scheduled.scheduler.close()
     base = runs["alone"]
     for r in runs.values():
+        if not r["queries"]:
+            continue
         r["p50_ratio"] = round(r["p50_ms"] / base["p50_ms"], 2)
         r["p95_ratio"] = round(r["p95_ms"] / base["p95_ms"], 2)
     result = {"model": model.name, "bulk_chunks": len(bulk), "small_chunks": len(small),
@@ -145,9 +153,9 @@ def table(result: dict[str, Any]) -> str:
             f"{'small upsert s':>16}{'bulk chunks/s':>15}")
     lines = [head]
     for name, r in result["runs"].items():
-        lines.append(f"{name:<11}{r['queries']:>8}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['max_ms']:>9}"
-                     f"{r['p50_ratio']:>7}{r['p95_ratio']:>7}{r.get('small_upsert_s', '-'):>16}"
-                     f"{r.get('bulk_chunks_per_s', '-'):>15}")
+        q = [r.get(k, "-") for k in ("p50_ms", "p95_ms", "max_ms", "p50_ratio", "p95_ratio")]
+        lines.append(f"{name:<11}{r['queries']:>8}{q[0]:>9}{q[1]:>9}{q[2]:>9}{q[3]:>7}{q[4]:>7}"
+                     f"{r.get('small_upsert_s', '-'):>16}{r.get('bulk_chunks_per_s', '-'):>15}")
     lines.append(f"{result['model']}: {result['bulk_chunks']} bulk chunks of {result['chunk_tokens']} tokens "
                  f"(slices of <= {result['slice']} texts, <= {result['slice_seconds']} s), "
                  f"a {result['small_chunks']}-chunk upsert from a third namespace, "
