@@ -131,6 +131,7 @@ def create_app(
                     if scheduler is not None:
                         scheduler.shutdown(wait=True)
                     executor.shutdown(wait=True)
+                    models.close()  # the models' scheduler threads (embeddings/scheduler.py)
             finally:
                 pool.close()
         finally:

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "models": "benchmarks.models",
     "bm25-compare": "benchmarks.bm25_compare",
     "load": "benchmarks.load",
+    "embed-fairness": "benchmarks.embed_fairness",
 }
 
 

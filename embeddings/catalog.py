@@ -14,6 +14,7 @@ from agentmem.core.settings import Settings
 from agentmem.embeddings import minilm, static
 from agentmem.embeddings.base import Embedder
 from agentmem.embeddings.registry import Embedders, ModelSpec
+from agentmem.embeddings.scheduler import SchedulerPolicy
 
 
 def catalog(settings: Settings) -> list[ModelSpec]:
@@ -32,6 +33,8 @@ def service_embedders(settings: Settings, loaded: Iterable[Embedder] = ()) -> Em
     """The catalogue with `settings.embedding_model` as the default; `loaded` instances take precedence
     (the first of them is then the default: tests and benchmarks pass the model they loaded)."""
     loaded = list(loaded)
+    policy = SchedulerPolicy.from_settings(settings)
     if loaded:
-        return Embedders.of(*loaded, extra=[s for s in catalog(settings) if s.name not in {e.name for e in loaded}])
-    return Embedders(catalog(settings), default=settings.embedding_model)
+        return Embedders.of(*loaded, extra=[s for s in catalog(settings) if s.name not in {e.name for e in loaded}],
+                            policy=policy)
+    return Embedders(catalog(settings), default=settings.embedding_model, policy=policy)

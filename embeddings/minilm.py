@@ -14,7 +14,11 @@ SINGLE_THREAD_MAX_TEXTS = 2
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU; one encode at a time, since torch already uses every core."""
+    """A sentence-transformers model on the CPU; one encode at a time, since torch already uses every core.
+
+    In the service only its scheduler's worker calls it (embeddings/scheduler.py); the lock keeps
+    direct callers (benchmarks, tests) from changing torch's thread count under each other.
+    """
 
     def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

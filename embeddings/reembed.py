@@ -182,7 +182,7 @@ def _refresh_changed(pool: ConnectionPool, embedders: Embedders, default: Model,
         if not rows:
             return 0, None
         active = models.active
-        vectors = _embed(embedders, active, [r[1] for r in rows])
+        vectors = _embed(embedders, active, [r[1] for r in rows], namespace_id)
         with conn.transaction():
             if namespace_models(conn, namespace_id, default, lock="share") != models:
                 raise _ModelsChanged()
@@ -207,7 +207,7 @@ def _embed_chunks(pool: ConnectionPool, embedders: Embedders, namespace_id: int,
         ).fetchall()
         if not rows:
             return 0, None
-        vectors = _embed(embedders, target, [r[1] for r in rows])
+        vectors = _embed(embedders, target, [r[1] for r in rows], namespace_id)
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO pending_chunk_vectors (chunk_id, model_id, namespace_id, embedded_hash, embedding)"
@@ -232,7 +232,7 @@ def _embed_entries(pool: ConnectionPool, embedders: Embedders, namespace_id: int
         ).fetchall()
         if not rows:
             return 0, None
-        vectors = _embed(embedders, target, [r[1] for r in rows])
+        vectors = _embed(embedders, target, [r[1] for r in rows], namespace_id)
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO pending_entry_vectors (entry_id, model_id, namespace_id, embedding)"
@@ -274,8 +274,8 @@ def _flip(conn: psycopg.Connection[Any], namespace_id: int, default: Model, targ
     return {"chunks_moved": chunks, "entries_moved": entries}
 
 
-def _embed(embedders: Embedders, model: Model, texts: list[str]) -> np.ndarray:
-    vectors = embedders.get(model.name, model.version).embed(texts)
+def _embed(embedders: Embedders, model: Model, texts: list[str], namespace_id: int) -> np.ndarray:
+    vectors = embedders.get(model.name, model.version).embed(texts, namespace_id)
     if vectors.shape != (len(texts), model.dimension):
         raise RuntimeError(f"model {model.name} returned vectors of shape {vectors.shape} for {len(texts)} texts")
     return vectors

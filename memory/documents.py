@@ -101,7 +101,7 @@ class Prepared:
 
 
 def prepare(docs: Sequence[DocumentInput], embedders: Embedders, models: NamespaceModels,
-            chunk_tokens: int) -> list[Prepared]:
+            chunk_tokens: int, namespace_id: int | None = None) -> list[Prepared]:
     """Chunk every document and embed all their chunks in one call per model (batching is where speed is).
 
     While the namespace migrates, chunks are embedded by the target model too, so that a write never
@@ -110,7 +110,7 @@ def prepare(docs: Sequence[DocumentInput], embedders: Embedders, models: Namespa
     prepared = [Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens)) for d in docs]
     texts = [t for p in prepared for t in p.inputs()]
     for model in models.current():
-        vectors = embedders.get(model.name, model.version).embed(texts)
+        vectors = embedders.get(model.name, model.version).embed(texts, namespace_id)
         offset = 0
         for p in prepared:
             p.vectors[model.id] = vectors[offset : offset + len(p.chunks)]
@@ -165,7 +165,7 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
         for model in models.current():
             if model.id not in p.vectors:
                 # Content or models changed since the caller looked (a concurrent writer, a flip): rare.
-                p.vectors[model.id] = embedders.get(model.name, model.version).embed(p.inputs())
+                p.vectors[model.id] = embedders.get(model.name, model.version).embed(p.inputs(), who.namespace_id)
         tokens = count_tokens(d.text)
         params = {
             "ns": who.namespace_id, "uri": d.source_uri, "kind": d.kind, "title": d.title,
@@ -277,7 +277,7 @@ def upsert_documents(
     stored = known_content(conn, who, [d.source_uri for d in docs])
     to_embed = [d for d in docs if stored.get(d.source_uri) != (content_hash(d.text), d.context)]
     models = current_models(conn, embedders, who.namespace_id)
-    prepared = {id(p.doc): p for p in prepare(to_embed, embedders, models, chunk_tokens)}
+    prepared = {id(p.doc): p for p in prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)}
     results = []
     for d in docs:
         p = prepared.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))

@@ -27,7 +27,7 @@ def add_memory(
         source_uri=f"memory:{memory_id}", text=text, kind=kind,
         metadata={"source": source} if source else {},
     )
-    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens)
+    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
     return write_prepared(conn, who, p, embedders, chunk_tokens)
 
 
@@ -44,7 +44,7 @@ def complete_task(
         source_uri=f"task:{task_id}/summary", text=text, kind="summary", task_id=task_id,
         metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None},
     )
-    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens)
+    [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
     default = default_model(conn, embedders)
     with conn.transaction():
         namespace_models(conn, who.namespace_id, default, lock="share")  # the namespace first, as every writer

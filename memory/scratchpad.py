@@ -75,12 +75,13 @@ def add_entry(
     # Outside the transaction: embedding is the slow part (by the migration's target model too, if any).
     default = default_model(conn, embedders)
     adopt_default(conn, who.namespace_id, default)
-    vectors = {m.id: _embed(embedders, m, content) for m in namespace_models(conn, who.namespace_id, default).current()}
+    vectors = {m.id: _embed(embedders, m, content, who.namespace_id)
+               for m in namespace_models(conn, who.namespace_id, default).current()}
     with conn.transaction():
         models = namespace_models(conn, who.namespace_id, default, lock="share")  # no flip until this commits
         for m in models.current():
             if m.id not in vectors:  # the models changed meanwhile: rare
-                vectors[m.id] = _embed(embedders, m, content)
+                vectors[m.id] = _embed(embedders, m, content, who.namespace_id)
         task = get_task(conn, who, task_id, lock=True)
         if task.status == "completed":
             raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
@@ -118,8 +119,8 @@ def add_entry(
     return entry
 
 
-def _embed(embedders: Embedders, model: Model, text: str) -> np.ndarray:
-    vector = embedders.get(model.name, model.version).embed([text])[0]
+def _embed(embedders: Embedders, model: Model, text: str, namespace_id: int) -> np.ndarray:
+    vector = embedders.get(model.name, model.version).embed([text], namespace_id)[0]
     if np.shape(vector) != (model.dimension,):
         raise RuntimeError(f"model {model.name} returned a vector of shape {np.shape(vector)}")
     return vector

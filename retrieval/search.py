@@ -89,7 +89,8 @@ class QueryEmbedder:
 
 
 def query_embedder(embedders: Embedders, default: Model) -> QueryEmbedder:
-    return QueryEmbedder(default, lambda model, text: embedders.get(model.name, model.version).embed([text])[0])
+    return QueryEmbedder(default, lambda model, text: embedders.get(model.name, model.version).embed(
+        [text], query=True)[0])
 
 
 def active_model_and_size(conn: psycopg.Connection[Any], namespace_id: int, default: Model) -> tuple[Model, int]:

@@ -7,6 +7,7 @@ AgentmemError
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
  +-- ModelUnavailable  503: the namespace's embedding model is not configured in this service
+ +-- Overloaded        503: a shared resource (e.g. the embedding model) is saturated; retry after `retry_after` s
  +-- ConfigurationError   start-up refused (e.g. pgvector too old)
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 class AgentmemError(Exception):
     status_code = 500
     code = "internal"
+    retry_after: float | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -50,6 +52,15 @@ class Conflict(AgentmemError):
 class ModelUnavailable(AgentmemError):
     status_code = 503
     code = "model_unavailable"
+
+
+class Overloaded(AgentmemError):
+    status_code = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigurationError(AgentmemError):

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     models_dir: Path | None = None  # default: <data_dir>/models
     reembed_batch_size: int = 256  # chunks per re-embedding transaction
+    # Each model's scheduler (embeddings/scheduler.py): queries first, then bulk work in slices of
+    # at most embed_slice_texts (fewer if they would take over embed_slice_seconds; 0: no time bound),
+    # namespace by namespace. Refused (503) above embed_queue_max_texts waiting (per kind) or after
+    # embed_timeout_seconds without progress.
+    embed_slice_texts: int = 32
+    embed_slice_seconds: float = 0.25
+    embed_queue_max_texts: int = 100_000
+    embed_timeout_seconds: float = 30.0
 
     # Chunking: measured in docs/chunking.md (speed and retrieval quality per size).
     chunk_tokens: int = 128
