@@ -62,10 +62,10 @@ def run_probes(conn: ConnDep, who: PrincipalDep, services: ServicesDep, response
     """Run the namespace's probes now, through the job queue; 202 if another worker is running them."""
     if not store.list_probes(conn, who.namespace_id):
         raise Conflict("this namespace has no probes to run; add one with POST /probes")
-    job, ran_here = probes_job.run_now(services, who.namespace_id, requested_by="api")
+    job, ran_here = probes_job.run_now(services.jobs, who.namespace_id, requested_by="api")
     if not ran_here:
         response.status_code = 202
-    rep = probes_job.report(services, who.namespace_id, job)
+    rep = probes_job.report(services.pool, who.namespace_id, job)
     flagged = probes_job.probe_ids_of(rep.alerts)
     return ProbesRunOut(
         job=job_out(job), ran_here=ran_here, score=rep.score, baseline=_baseline(rep.baseline),
