@@ -102,13 +102,13 @@ def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str],
         return cur.execute(
             f"UPDATE jobs SET status = 'running', worker = %(w)s, heartbeat_at = now(), attempts = attempts + 1,"
             f" started_at = coalesce(started_at, now())"
-            f" WHERE id = (SELECT j.id FROM jobs j WHERE j.kind = ANY(%(kinds)s)"
-            f"   AND (%(job)s::uuid IS NULL OR j.id = %(job)s)"
+            f" WHERE id = (WITH busy AS (SELECT namespace_id, count(*) AS running FROM jobs"
+            f"     WHERE status = 'running' AND heartbeat_at >= now() - %(stale)s GROUP BY namespace_id)"
+            f"   SELECT j.id FROM jobs j LEFT JOIN busy b ON b.namespace_id = j.namespace_id"
+            f"   WHERE j.kind = ANY(%(kinds)s) AND (%(job)s::uuid IS NULL OR j.id = %(job)s)"
             f"   AND (j.status = 'queued' OR (j.status = 'running' AND j.heartbeat_at < now() - %(stale)s))"
             f"   AND (j.namespace_id IS NULL OR j.namespace_id <> ALL(%(avoid)s::bigint[]))"
-            f"   ORDER BY (SELECT count(*) FROM jobs r WHERE r.namespace_id = j.namespace_id"
-            f"     AND r.status = 'running' AND r.heartbeat_at >= now() - %(stale)s), j.created_at"
-            f"   LIMIT 1 FOR UPDATE OF j SKIP LOCKED)"
+            f"   ORDER BY coalesce(b.running, 0), j.created_at LIMIT 1 FOR UPDATE OF j SKIP LOCKED)"
             f" RETURNING {COLUMNS}",
             {"w": worker, "kinds": list(kinds), "stale": stale_after, "job": job_id, "avoid": list(avoid)},
         ).fetchone()

@@ -2,9 +2,10 @@
 
 Without it `assemble_traces`, probe history, finished jobs and version rows grow forever. The
 scheduler queues one job for the whole database every `retention_every_seconds` (jobs/kinds.py).
-Every DELETE removes at most `retention_batch_size` rows and commits on its own, so no statement
-holds its locks (row locks on old rows only) for long, and a worker that dies loses at most one
-batch: the next run carries on. What is never deleted: a document's or task's current version, an
+Every DELETE removes at most `retention_batch_size` rows, found by index and deleted by primary key
+(`= ANY(ARRAY(...))`, as `IN (subquery)` is planned as a scan of the whole table), and commits on its
+own, so no statement holds its locks (row locks on old rows only) for long, and a worker that dies
+loses at most one batch: the next run carries on. What is never deleted: a document's or task's current version, an
 open (queued or running) job, each probe's latest run and each namespace's latest score (the next
 run compares against them). A setting of 0 turns its rule off.
 """
@@ -46,33 +47,33 @@ _NIL = uuid.UUID(int=0)
 
 RULES: dict[str, ByAge | KeepLast] = {
     "assemble_traces": ByAge("retention_assemble_traces_days",
-        "DELETE FROM assemble_traces WHERE trace_id IN (SELECT trace_id FROM assemble_traces"
-        " WHERE created_at < now() - %(age)s ORDER BY created_at LIMIT %(n)s)"),
+        "DELETE FROM assemble_traces WHERE trace_id = ANY(ARRAY(SELECT trace_id FROM assemble_traces"
+        " WHERE created_at < now() - %(age)s ORDER BY created_at LIMIT %(n)s))"),
     "jobs": ByAge("retention_jobs_days",
-        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status IN ('done', 'failed')"
-        " AND finished_at < now() - %(age)s ORDER BY finished_at LIMIT %(n)s)"),
+        "DELETE FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status IN ('done', 'failed')"
+        " AND finished_at < now() - %(age)s ORDER BY finished_at LIMIT %(n)s))"),
     "probe_runs": ByAge("retention_probe_runs_days",
-        "DELETE FROM probe_runs WHERE id IN (SELECT r.id FROM probe_runs r WHERE r.ran_at < now() - %(age)s"
+        "DELETE FROM probe_runs WHERE id = ANY(ARRAY(SELECT r.id FROM probe_runs r WHERE r.ran_at < now() - %(age)s"
         " AND EXISTS (SELECT 1 FROM probe_runs later WHERE later.probe_id = r.probe_id"
         "   AND (later.ran_at, later.id) > (r.ran_at, r.id))"
-        " ORDER BY r.ran_at LIMIT %(n)s)"),
+        " ORDER BY r.ran_at LIMIT %(n)s))"),
     "probe_scores": ByAge("retention_probe_runs_days",
-        "DELETE FROM probe_scores WHERE id IN (SELECT s.id FROM probe_scores s WHERE s.ran_at < now() - %(age)s"
+        "DELETE FROM probe_scores WHERE id = ANY(ARRAY(SELECT s.id FROM probe_scores s WHERE s.ran_at < now() - %(age)s"
         " AND EXISTS (SELECT 1 FROM probe_scores later WHERE later.namespace_id = s.namespace_id"
         "   AND (later.ran_at, later.id) > (s.ran_at, s.id))"
-        " ORDER BY s.ran_at LIMIT %(n)s)"),
+        " ORDER BY s.ran_at LIMIT %(n)s))"),
     # document_versions holds every version, the current one included: keep versions > current - N.
     "document_versions": KeepLast("retention_document_versions",
         "WITH doomed AS (SELECT v.document_id, v.version FROM document_versions v"
         "   JOIN documents d ON d.id = v.document_id"
-        "   WHERE v.document_id >= %(after)s AND v.version <= d.version - %(keep)s"
+        "   WHERE d.id >= %(after)s AND v.document_id >= %(after)s AND v.version <= d.version - %(keep)s"
         "   ORDER BY v.document_id, v.version LIMIT %(n)s)"
         " DELETE FROM document_versions x USING doomed"
         " WHERE x.document_id = doomed.document_id AND x.version = doomed.version RETURNING x.document_id"),
     # task_versions holds the versions a task had before its current one: keep the N before it.
     "task_versions": KeepLast("retention_task_versions",
         "WITH doomed AS (SELECT v.task_id, v.version FROM task_versions v JOIN tasks t ON t.id = v.task_id"
-        "   WHERE v.task_id >= %(after)s AND v.version < t.version - %(keep)s"
+        "   WHERE t.id >= %(after)s AND v.task_id >= %(after)s AND v.version < t.version - %(keep)s"
         "   ORDER BY v.task_id, v.version LIMIT %(n)s)"
         " DELETE FROM task_versions x USING doomed"
         " WHERE x.task_id = doomed.task_id AND x.version = doomed.version RETURNING x.task_id"),

@@ -9,6 +9,9 @@ DROP INDEX jobs_one_open;
 CREATE UNIQUE INDEX jobs_one_open ON jobs (kind, namespace_id) NULLS NOT DISTINCT
     WHERE status IN ('queued', 'running');
 
+-- Claims count each namespace's running jobs (jobs/queue.py: fewest first) without reading its history.
+CREATE INDEX jobs_running ON jobs (namespace_id) WHERE status = 'running';
+
 -- What the batched deletes look rows up by: the oldest first, across namespaces.
 CREATE INDEX assemble_traces_created ON assemble_traces (created_at);
 CREATE INDEX jobs_finished ON jobs (finished_at) WHERE status IN ('done', 'failed');

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from agentmem.api.services import Services
-from agentmem.jobs import queue, worker
+from agentmem.jobs import queue, scheduler, worker
 from agentmem.jobs.context import JobContext
 from agentmem.jobs.workers import WorkerThreads, namespace_cap
 from conftest import hash_services
@@ -92,3 +92,14 @@ def test_stopping_hands_running_jobs_back_to_the_queue(services: Services, db: p
 
 def test_a_namespace_may_hold_all_threads_but_one() -> None:
     assert [namespace_cap(n) for n in (1, 2, 3, 4)] == [1, 1, 2, 3]
+
+
+def test_the_service_background_runs_queued_jobs_and_stops(services: Services, db: psycopg.Connection[Any]) -> None:
+    background = scheduler.start(services.jobs, "service")
+    try:
+        job, _ = queue.enqueue(db, "retention", None)
+        assert _wait_for(lambda: db.execute("SELECT status FROM jobs WHERE id = %s", (job.id,)).fetchone()[0]
+                         == "done")
+    finally:
+        background.shutdown(wait=True)
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("agentmem-job-"))
