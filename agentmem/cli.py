@@ -99,8 +99,8 @@ def _probe(args: argparse.Namespace) -> int:
         if not probe_store.list_probes(conn, ns.id):
             print(f"agentmem: namespace {ns.name!r} has no probes; add some with POST /probes", file=sys.stderr)
             return 2
-        job, ran_here = probes.run_now(services, ns.id, requested_by="cli")
-        rep = probes.report(services, ns.id, job)
+        job, ran_here = probes.run_now(services.jobs, ns.id, requested_by="cli")
+        rep = probes.report(services.pool, ns.id, job)
     print(probe_table(rep))
     if not ran_here:
         print(f"job {job.id} is being run by another process ({job.done}/{job.total or '?'} probes so far)",
@@ -137,6 +137,7 @@ def _reembed(args: argparse.Namespace) -> int:
     from agentmem.core.errors import AgentmemError
     from agentmem.embeddings.reembed import start_migration
     from agentmem.jobs import queue, worker
+    from agentmem.jobs.kinds import HANDLERS
     from agentmem.memory.namespaces import get_namespace
 
     with _offline_services(1) as services:
@@ -153,7 +154,8 @@ def _reembed(args: argparse.Namespace) -> int:
                 return 2
             job, _ = queue.enqueue(conn, "reembed", ns.id, {"model": args.model} if args.model else {}, "cli")
         # Run it here unless a live service process holds it already; either way, follow it.
-        runner = threading.Thread(target=worker.run_one, args=(services, queue.worker_name(), ["reembed"]),
+        runner = threading.Thread(target=worker.run_one,
+                                  args=(services.jobs, queue.worker_name(), {"reembed": HANDLERS["reembed"]}),
                                   kwargs={"job_id": job.id}, daemon=True)
         runner.start()
         while True:

@@ -124,7 +124,7 @@ def create_app(
                     from agentmem.jobs.queue import worker_name
                     from agentmem.jobs.scheduler import start as start_scheduler
 
-                    scheduler = start_scheduler(services, worker_name())
+                    scheduler = start_scheduler(services.jobs, worker_name())
                 try:
                     yield
                 finally:

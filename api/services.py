@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 from agentmem.core.settings import Settings
 from agentmem.embeddings.models import Model
 from agentmem.embeddings.registry import Embedders
+from agentmem.jobs.context import JobContext
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,8 @@ class Services:
     settings: Settings
     default_model: Model  # the registry row of embedders.default: new namespaces start with it
     executor: Executor  # for overlapping I/O with embedding inside one request
+
+    @property
+    def jobs(self) -> JobContext:
+        """What background jobs get: the part of these services they use."""
+        return JobContext(self.pool, self.embedders, self.settings, self.default_model, self.executor)

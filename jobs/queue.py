@@ -1,10 +1,11 @@
 """A job queue in PostgreSQL: with several service processes on one database, each job runs once.
 
-A worker claims the oldest claimable job with `FOR UPDATE SKIP LOCKED` (two workers never get the
-same row), then keeps a heartbeat while it works. A job whose worker died (kill -9, lost machine)
+A worker claims a claimable job with `FOR UPDATE SKIP LOCKED` (two workers never get the same row),
+the oldest of the namespaces with the fewest running jobs first, then keeps a heartbeat while it
+works (jobs/lease.py). A job whose worker died (kill -9, lost machine)
 stops beating; after `stale_after` it is claimable again, and the next worker resumes it. Handlers
 are therefore written to be idempotent and to derive their progress from what is stored, never
-from agentmem.memory. A heartbeat that finds the job taken by another worker raises `LeaseLost`, so a
+from memory. A heartbeat that finds the job taken by another worker raises `LeaseLost`, so a
 worker that was presumed dead and comes back stops instead of racing its successor.
 """
 
@@ -21,7 +22,6 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-KINDS = ("reembed", "probes")
 OPEN = ("queued", "running")
 MAX_ATTEMPTS = 5  # a job that killed its worker this many times is failed, not retried forever
 
@@ -34,7 +34,7 @@ class LeaseLost(Exception):
 class Job:
     id: uuid.UUID
     kind: str
-    namespace_id: int
+    namespace_id: int | None  # None: a job for the whole database (retention)
     params: dict[str, Any]
     status: str
     done: int
@@ -58,21 +58,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def enqueue(conn: psycopg.Connection[Any], kind: str, namespace_id: int, params: dict[str, Any] | None = None,
-            requested_by: str = "api") -> tuple[Job, bool]:
-    """Queue a job, or return the namespace's open job of that kind. Returns (job, created)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown job kind {kind!r}")
+def enqueue(conn: psycopg.Connection[Any], kind: str, namespace_id: int | None,
+            params: dict[str, Any] | None = None, requested_by: str = "api") -> tuple[Job, bool]:
+    """Queue a job, or return the namespace's open job of that kind. Returns (job, created).
+    The kinds are listed in jobs/kinds.py (and in the table's CHECK constraint)."""
     with conn.cursor(row_factory=class_row(Job)) as cur:
-        row = cur.execute(
-            f"INSERT INTO jobs (kind, namespace_id, params, requested_by) VALUES (%s, %s, %s, %s)"
-            f" ON CONFLICT (kind, namespace_id) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {COLUMNS}",
-            (kind, namespace_id, Jsonb(params or {}), requested_by),
-        ).fetchone()
+        try:
+            row = cur.execute(
+                f"INSERT INTO jobs (kind, namespace_id, params, requested_by) VALUES (%s, %s, %s, %s)"
+                f" ON CONFLICT (kind, namespace_id) WHERE status IN ('queued', 'running') DO NOTHING"
+                f" RETURNING {COLUMNS}",
+                (kind, namespace_id, Jsonb(params or {}), requested_by),
+            ).fetchone()
+        except psycopg.errors.CheckViolation as exc:
+            raise ValueError(f"unknown job kind {kind!r}") from exc
         if row is not None:
             return row, True
         existing = cur.execute(
-            f"SELECT {COLUMNS} FROM jobs WHERE kind = %s AND namespace_id = %s AND status IN ('queued', 'running')",
+            f"SELECT {COLUMNS} FROM jobs WHERE kind = %s AND namespace_id IS NOT DISTINCT FROM %s"
+            f" AND status IN ('queued', 'running')",
             (kind, namespace_id),
         ).fetchone()
     if existing is None:  # finished between the two statements: queue a fresh one
@@ -80,9 +84,14 @@ def enqueue(conn: psycopg.Connection[Any], kind: str, namespace_id: int, params:
     return existing, False
 
 
-def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str] = KINDS,
-          stale_after: timedelta = timedelta(seconds=30), job_id: uuid.UUID | None = None) -> Job | None:
-    """Take the oldest queued job (or job `job_id`), or a running one whose worker stopped beating."""
+def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str],
+          stale_after: timedelta = timedelta(seconds=30), job_id: uuid.UUID | None = None,
+          avoid: Sequence[int] = ()) -> Job | None:
+    """Take a queued job (or job `job_id`), or a running one whose worker stopped beating.
+
+    Jobs of the namespaces with the fewest running jobs come first, then the oldest; namespaces in
+    `avoid` (those already holding as many of the caller's workers as they may) are left for later.
+    """
     with conn.transaction(), conn.cursor(row_factory=class_row(Job)) as cur:
         cur.execute(
             "UPDATE jobs SET status = 'failed', finished_at = now(),"
@@ -93,12 +102,15 @@ def claim(conn: psycopg.Connection[Any], worker: str, kinds: Sequence[str] = KIN
         return cur.execute(
             f"UPDATE jobs SET status = 'running', worker = %(w)s, heartbeat_at = now(), attempts = attempts + 1,"
             f" started_at = coalesce(started_at, now())"
-            f" WHERE id = (SELECT id FROM jobs WHERE kind = ANY(%(kinds)s)"
-            f"   AND (%(job)s::uuid IS NULL OR id = %(job)s) AND (status = 'queued'"
-            f"   OR (status = 'running' AND heartbeat_at < now() - %(stale)s))"
-            f"   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+            f" WHERE id = (WITH busy AS (SELECT namespace_id, count(*) AS running FROM jobs"
+            f"     WHERE status = 'running' AND heartbeat_at >= now() - %(stale)s GROUP BY namespace_id)"
+            f"   SELECT j.id FROM jobs j LEFT JOIN busy b ON b.namespace_id = j.namespace_id"
+            f"   WHERE j.kind = ANY(%(kinds)s) AND (%(job)s::uuid IS NULL OR j.id = %(job)s)"
+            f"   AND (j.status = 'queued' OR (j.status = 'running' AND j.heartbeat_at < now() - %(stale)s))"
+            f"   AND (j.namespace_id IS NULL OR j.namespace_id <> ALL(%(avoid)s::bigint[]))"
+            f"   ORDER BY coalesce(b.running, 0), j.created_at LIMIT 1 FOR UPDATE OF j SKIP LOCKED)"
             f" RETURNING {COLUMNS}",
-            {"w": worker, "kinds": list(kinds), "stale": stale_after, "job": job_id},
+            {"w": worker, "kinds": list(kinds), "stale": stale_after, "job": job_id, "avoid": list(avoid)},
         ).fetchone()
 
 
@@ -129,6 +141,16 @@ def fail(conn: psycopg.Connection[Any], job: Job, worker: str, error: str) -> No
         "UPDATE jobs SET status = 'failed', finished_at = now(), error = %s"
         " WHERE id = %s AND worker = %s AND status = 'running'",
         (error[:2000], job.id, worker),
+    )
+
+
+def release(conn: psycopg.Connection[Any], job: Job, worker: str) -> None:
+    """Hand a job back to the queue (its process is shutting down): another worker resumes it now,
+    not after the stale window, and the interrupted run does not count as an attempt."""
+    conn.execute(
+        "UPDATE jobs SET status = 'queued', worker = NULL, heartbeat_at = NULL, attempts = greatest(attempts - 1, 0)"
+        " WHERE id = %s AND worker = %s AND status = 'running'",
+        (job.id, worker),
     )
 
 

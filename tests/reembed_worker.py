@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from agentmem.jobs import queue, worker
+from agentmem.jobs import queue, reembed, worker
 from reembed_helpers import NEW, CountingEmbedder, embedders, services_for
 
 
@@ -27,7 +27,7 @@ def main(url: str, mode: str, data_dir: str, job_id: str) -> None:
             print("ready", flush=True)
             sys.stdin.readline()
         while True:
-            job = worker.run_one(services, name, ["reembed"])
+            job = worker.run_one(services.jobs, name, {"reembed": reembed.run})
             if job is not None:
                 ran.append(str(job.id))
             with services.pool.connection() as conn:

@@ -14,6 +14,7 @@ from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
 from conftest import Tenant, make_tenant, snapshot
 from agentmem.jobs import worker
+from agentmem.jobs.kinds import HANDLERS
 from reembed_helpers import NEW, OLD, assert_all_by, embedders
 
 
@@ -71,7 +72,7 @@ def test_a_migration_over_http(client: TestClient, tenant: Tenant, db: psycopg.C
     assert _search_dims(client, tenant, db) == {384}
     assert client.put("/documents", json={"source_uri": "doc:late", "text": "Late. " * 30}, headers=h).status_code == 200
 
-    assert worker.drain(client.app.state.services, "test-worker") == 1  # type: ignore[attr-defined]
+    assert worker.drain(client.app.state.services.jobs, "test-worker", HANDLERS) == 1  # type: ignore[attr-defined]
     job = client.get(f"/jobs/{body['job']['id']}", headers=h).json()
     assert job["status"] == "done" and job["done"] == job["total"] > 0 and job["result"]["flipped"]["to"]["name"] == NEW.name
     after = client.get("/settings/embedding", headers=h).json()
@@ -127,7 +128,7 @@ def test_a_namespace_whose_model_is_not_configured_answers_503_not_500(
         client: TestClient, tenant: Tenant, settings: Settings) -> None:
     assert client.put("/documents", json={"source_uri": "d", "text": "some text"}, headers=tenant.headers).status_code == 200
     assert client.put("/settings/embedding", json={"model": NEW.name}, headers=tenant.headers).status_code == 202
-    assert worker.drain(client.app.state.services, "w") == 1  # type: ignore[attr-defined]
+    assert worker.drain(client.app.state.services.jobs, "w", HANDLERS) == 1  # type: ignore[attr-defined]
     # The same database served by a process that only has the old model.
     from hash_embedder import HashEmbedder
 

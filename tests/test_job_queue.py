@@ -11,6 +11,9 @@ import psycopg
 import pytest
 
 from agentmem.jobs import queue
+from agentmem.jobs.kinds import KINDS
+
+ALL = list(KINDS)
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_concurrent_workers_never_claim_the_same_job(fresh_db: str, db: psycopg.
     def work() -> None:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             barrier.wait()
-            job = queue.claim(conn, queue.worker_name())
+            job = queue.claim(conn, queue.worker_name(), ALL)
             claimed.append(job.id if job else None)
 
     threads = [threading.Thread(target=work) for _ in range(6)]
@@ -56,11 +59,11 @@ def test_concurrent_workers_never_claim_the_same_job(fresh_db: str, db: psycopg.
 def test_a_dead_workers_job_is_reclaimed_and_the_old_worker_stops(db: psycopg.Connection[Any], ns: int) -> None:
     queue.enqueue(db, "reembed", ns)
     dead, alive = "dead-worker", "alive-worker"
-    job = queue.claim(db, dead)
+    job = queue.claim(db, dead, ALL)
     assert job is not None and job.attempts == 1
-    assert queue.claim(db, alive) is None  # still beating (just claimed)
+    assert queue.claim(db, alive, ALL) is None  # still beating (just claimed)
     db.execute("UPDATE jobs SET heartbeat_at = now() - interval '1 minute' WHERE id = %s", (job.id,))
-    taken = queue.claim(db, alive, stale_after=timedelta(seconds=30))
+    taken = queue.claim(db, alive, ALL, stale_after=timedelta(seconds=30))
     assert taken is not None and taken.id == job.id and taken.attempts == 2 and taken.worker == alive
     with pytest.raises(queue.LeaseLost):
         queue.heartbeat(db, job, dead, done=5)
@@ -77,7 +80,7 @@ def test_a_job_that_keeps_killing_its_worker_is_failed(db: psycopg.Connection[An
     job, _ = queue.enqueue(db, "probes", ns)
     db.execute("UPDATE jobs SET status = 'running', attempts = %s, heartbeat_at = now() - interval '1 hour'"
                " WHERE id = %s", (queue.MAX_ATTEMPTS, job.id))
-    assert queue.claim(db, "w") is None
+    assert queue.claim(db, "w", ALL) is None
     final = queue.get(db, ns, job.id)
     assert final is not None and final.status == "failed" and "gave up" in (final.error or "")
 
@@ -87,3 +90,34 @@ def test_jobs_are_visible_only_in_their_namespace(db: psycopg.Connection[Any], n
     job, _ = queue.enqueue(db, "reembed", ns)
     assert queue.get(db, other, job.id) is None and queue.recent(db, other) == []
     assert [j.id for j in queue.recent(db, ns)] == [job.id]
+
+
+def test_claims_prefer_namespaces_with_fewer_running_jobs(db: psycopg.Connection[Any], ns: int) -> None:
+    other = db.execute("INSERT INTO namespaces (name) VALUES ('other') RETURNING id").fetchone()[0]
+    queue.enqueue(db, "reembed", ns)
+    busy_older, _ = queue.enqueue(db, "probes", ns)
+    newer, _ = queue.enqueue(db, "probes", other)
+    assert queue.claim(db, "w1", ["reembed"]) is not None  # ns now has a running job
+    first = queue.claim(db, "w2", ["probes"])
+    assert first is not None and first.id == newer.id  # though busy_older was queued before it
+    second = queue.claim(db, "w3", ["probes"])
+    assert second is not None and second.id == busy_older.id
+
+
+def test_a_claim_skips_the_namespaces_it_is_told_to_avoid(db: psycopg.Connection[Any], ns: int) -> None:
+    queue.enqueue(db, "probes", ns)
+    assert queue.claim(db, "w", ["probes"], avoid=[ns]) is None
+    assert queue.claim(db, "w", ["probes"], avoid=[ns + 1]) is not None
+
+
+def test_a_job_for_the_whole_database_is_open_once(db: psycopg.Connection[Any]) -> None:
+    first, created = queue.enqueue(db, "retention", None)
+    again, created_again = queue.enqueue(db, "retention", None)
+    assert created and not created_again and again.id == first.id
+    claimed = queue.claim(db, "w", ["retention"], avoid=[1])
+    assert claimed is not None and claimed.namespace_id is None
+
+
+def test_an_unknown_kind_is_refused(db: psycopg.Connection[Any], ns: int) -> None:
+    with pytest.raises(ValueError, match="unknown job kind 'nope'"):
+        queue.enqueue(db, "nope", ns)

@@ -16,6 +16,8 @@ from agentmem.jobs import probes, queue, scheduler, worker
 from agentmem.jobs.probe_scoring import score_probe
 from webhook_server import receiver
 
+PROBES = {"probes": probes.run}
+
 
 @pytest.fixture
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
@@ -38,14 +40,14 @@ def test_scheduled_runs_cover_namespaces_with_probes_once_even_with_two_workers(
         store.create_probe(db, ns, "first question", ["kb://one"], 5, None)
         store.create_probe(db, ns, "second question", ["kb://two"], 5, "keyword_only")
     assert store.namespaces_with_probes(db) == [a, b]
-    assert scheduler.enqueue_due(services, "probes") == 2
-    assert scheduler.enqueue_due(services, "probes") == 0  # the open jobs are returned, not doubled
+    assert scheduler.enqueue_due(services.jobs, "probes") == 2
+    assert scheduler.enqueue_due(services.jobs, "probes") == 0  # the open jobs are returned, not doubled
     ran: list[int] = []
     barrier = threading.Barrier(2)
 
     def drain(name: str) -> None:
         barrier.wait()
-        ran.append(worker.drain(services, name, kinds=["probes"]))
+        ran.append(worker.drain(services.jobs, name, PROBES))
 
     threads = [threading.Thread(target=drain, args=(f"worker-{i}",)) for i in range(2)]
     for t in threads:
@@ -61,7 +63,7 @@ def test_scheduled_runs_cover_namespaces_with_probes_once_even_with_two_workers(
         # No documents at all: both probes find nothing and alert, once.
         assert _count(db, "SELECT count(*) FROM alerts WHERE namespace_id = %s", ns) == 2
     assert _count(db, "SELECT count(*) FROM jobs WHERE namespace_id = %s", idle) == 0
-    assert worker.drain(services, "worker-late", kinds=["probes"]) == 0
+    assert worker.drain(services.jobs, "worker-late", PROBES) == 0
 
 
 def test_a_resumed_job_repeats_nothing_and_sends_what_is_pending(
@@ -70,13 +72,13 @@ def test_a_resumed_job_repeats_nothing_and_sends_what_is_pending(
     kept = store.create_probe(db, ns, "already run", ["kb://planted"], 5, None)
     left = store.create_probe(db, ns, "not run yet", ["kb://absent"], 5, None)
     job, _ = queue.enqueue(db, "probes", ns)
-    assert queue.claim(db, "dead-worker") is not None
+    assert queue.claim(db, "dead-worker", ["probes"]) is not None
     # The dead worker had run the first probe (a result the search could not give: it is kept).
     db.execute("INSERT INTO probe_runs (probe_id, namespace_id, job_id, recall, reciprocal_rank, found, missing)"
                " VALUES (%s, %s, %s, 1, 1, ARRAY['kb://planted'], '{}')", (kept.id, ns, job.id))
     db.execute("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", (job.id,))
 
-    assert worker.drain(services, "successor", kinds=["probes"]) == 1
+    assert worker.drain(services.jobs, "successor", PROBES) == 1
     done = queue.get(db, ns, job.id)
     assert done is not None and (done.status, done.worker, done.attempts) == ("done", "successor", 2)
     runs = {r.probe_id: r for r in store.runs_of_job(db, ns, job.id)}
@@ -89,7 +91,7 @@ def test_a_resumed_job_repeats_nothing_and_sends_what_is_pending(
         db.execute("UPDATE namespaces SET alerting = alerting || jsonb_build_object('webhook_url', %s::text)"
                    " WHERE id = %s", (rec.url, ns))
         db.execute("UPDATE alerts SET webhook = 'pending' WHERE job_id = %s", (job.id,))
-        result = probes.run_probes(services, done, lambda n, total=None: None)
+        result = probes.run(services.jobs, done, lambda n, total=None: None)
     assert result["webhooks_delivered"] == 1 and len(rec.received) == 1
     assert rec.received[0]["details"]["missing"] == ["kb://absent"]
     assert _count(db, "SELECT count(*) FROM probe_runs WHERE job_id = %s", job.id) == 2

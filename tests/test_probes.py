@@ -306,7 +306,7 @@ def test_a_run_held_by_another_worker_answers_202_with_the_job(
     _probe(client, tenant, "tram ticket", ["kb://tram"], k=3)
     ns = db.execute("SELECT id FROM namespaces WHERE name = 'alpha'").fetchone()[0]
     held, _ = queue.enqueue(db, "probes", ns, requested_by="schedule")
-    assert queue.claim(db, "another-process") is not None
+    assert queue.claim(db, "another-process", ["probes"]) is not None
     r = client.post("/probes/run", headers=tenant.headers)
     assert r.status_code == 202, r.text
     body = r.json()

@@ -17,7 +17,7 @@ import pytest
 
 from agentmem.embeddings.reembed import stale, start_migration
 from agentmem.embeddings.models import namespace_models
-from agentmem.jobs import queue, worker
+from agentmem.jobs import queue, reembed, worker
 from reembed_helpers import NEW, CountingEmbedder, assert_all_by, embedders, seed, services_for
 
 HERE = Path(__file__).parent
@@ -64,7 +64,7 @@ def test_kill_9_mid_job_then_a_restart_finishes_with_every_chunk_embedded_once(
         assert 0 < left.chunks_missing < total  # the killed workers' committed batches are kept
         restarted = None
         for _ in range(200):  # the job is claimable once the dead worker's heartbeat is stale
-            restarted = worker.run_one(services, "restarted", ["reembed"])
+            restarted = worker.run_one(services.jobs, "restarted", {"reembed": reembed.run})
             if restarted is not None:
                 break
             time.sleep(0.05)

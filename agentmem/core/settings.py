@@ -55,17 +55,33 @@ class Settings(BaseSettings):
     # Retrieval: exact vector search up to this many chunks in a namespace, HNSW above.
     exact_search_max_chunks: int = 20_000
 
-    # Background jobs (jobs/): the scheduler polls the job queue and queues scheduled work. Several
-    # processes may run it on one database; each job still runs once.
+    # --- Background jobs (jobs/) -----------------------------------------------------------------
+    # Each process runs job_workers threads on the job queue (jobs/workers.py) and queues scheduled
+    # work. Several processes may do so on one database; each job still runs once. A running job's
+    # lease is renewed every job_heartbeat_seconds (at most a third of job_stale_after_seconds) by a
+    # thread of its own, whatever the job is doing; a job without a heartbeat for
+    # job_stale_after_seconds (its process died) is taken over. One namespace holds at most
+    # job_workers - 1 of a process's threads, so others' jobs are not held up by its slow one.
     scheduler: bool = True
-    job_poll_seconds: float = 2.0
-    job_stale_after_seconds: float = 30.0  # a running job without a heartbeat this long is taken over
+    job_workers: int = Field(default=3, ge=1)
+    job_poll_seconds: float = Field(default=2.0, gt=0)
+    job_stale_after_seconds: float = Field(default=30.0, gt=0)
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     reembed_every_seconds: float = 3600.0  # look for stale vectors (0: only on demand)
     probes_every_seconds: float = 3600.0  # run every namespace's drift probes (0: only on demand)
+    # Retention (jobs/retention.py): a `retention` job, queued every retention_every_seconds, deletes
+    # at most retention_batch_size rows per statement. 0 turns a rule off (keep forever).
+    retention_every_seconds: float = 3600.0
+    retention_batch_size: int = Field(default=5000, ge=1)
+    retention_assemble_traces_days: float = Field(default=30.0, ge=0)
+    retention_probe_runs_days: float = Field(default=90.0, ge=0)  # runs and scores; the latest ones stay
+    retention_jobs_days: float = Field(default=30.0, ge=0)  # finished jobs; open ones are never deleted
+    retention_document_versions: int = Field(default=100, ge=0)  # version rows kept per document
+    retention_task_versions: int = Field(default=100, ge=0)  # earlier versions kept per task
+    # --- end of background jobs -------------------------------------------------------------------
 
     # Alert webhooks (jobs/webhook.py): each attempt times out after webhook_timeout_seconds; failed
-    # attempts are retried after backoff, 2 x backoff, ... Keep attempts x timeout well under
-    # job_stale_after_seconds: the job beats its heartbeat between alerts, not inside one delivery.
+    # attempts are retried after backoff, 2 x backoff, ... The job's lease is renewed meanwhile.
     webhook_timeout_seconds: float = 5.0
     webhook_attempts: int = 3
     webhook_backoff_seconds: float = 0.5

@@ -66,10 +66,10 @@ def run_probes(who: PrincipalDep, services: ServicesDep, response: Response) -> 
         probes = store.list_probes(conn, who.namespace_id)
     if not probes:
         raise Conflict("this namespace has no probes to run; add one with POST /probes")
-    job, ran_here = probes_job.run_now(services, who.namespace_id, requested_by="api")
+    job, ran_here = probes_job.run_now(services.jobs, who.namespace_id, requested_by="api")
     if not ran_here:
         response.status_code = 202
-    rep = probes_job.report(services, who.namespace_id, job)
+    rep = probes_job.report(services.pool, who.namespace_id, job)
     flagged = probes_job.probe_ids_of(rep.alerts)
     return ProbesRunOut(
         job=job_out(job), ran_here=ran_here, score=rep.score, baseline=_baseline(rep.baseline),
