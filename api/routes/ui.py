@@ -20,7 +20,8 @@ from agentmem.api.deps import ConnDep, ServicesDep
 from agentmem.api.ui import sources
 from agentmem.api.ui.chart import line_chart
 from agentmem.api.ui.render import HEADERS, render, score, when
-from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.freshness_store import namespace_freshness
 from agentmem.memory.namespaces import Principal, resolve_key
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
