@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from agentmem.core.database import as_array
 from agentmem.core.errors import InvalidInput, NotFound
+from agentmem.core.snapshot import read_snapshot
 from agentmem.api.services import Services
 from agentmem.core.tokens import count_tokens
 from agentmem.memory.namespaces import Principal
@@ -178,7 +179,7 @@ def assemble(services: Services, who: Principal, req: AssembleRequest, strategy:
         if req.task_id is None:
             return None
         t = time.perf_counter()
-        with pool.connection() as conn:
+        with pool.connection() as conn, read_snapshot(conn):  # the task and its entries of one moment
             data = _task_context(conn, who, req.task_id)
         timings.add("task", t)
         return data
