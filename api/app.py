@@ -17,6 +17,7 @@ from agentmem.core.database import Database, check_pgvector, open_database, open
 from agentmem.core.migrate import migrate
 from agentmem.api.services import Services
 from agentmem.core.settings import Settings
+from agentmem.api.body_depth import BodyDepthLimit
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
 from agentmem.embeddings.base import Embedder
@@ -126,6 +127,7 @@ def create_app(
             database.close()
 
     app = FastAPI(title="agentmem", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodyDepthLimit, max_depth=settings.max_json_depth)  # inside BodyLimit: added first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(admin.router)
