@@ -19,6 +19,7 @@ BENCHMARKS = {
     "drift": "benchmarks.drift",
     "models": "benchmarks.models",
     "bm25-compare": "benchmarks.bm25_compare",
+    "freshness-cost": "benchmarks.freshness_cost",
 }
 
 

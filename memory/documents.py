@@ -161,9 +161,10 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
                  "key": who.key_id, "refresh": _interval(d.refresh_interval_days)},
             )
-            conn.execute(
-                "UPDATE chunks SET metadata = %(metadata)s, source_updated_at = %(src)s WHERE document_id = %(id)s",
-                {"id": old.id, "metadata": Jsonb(d.metadata), "src": d.source_updated_at},
+            conn.execute(  # metadata lives on the document alone; the source time is a filter column of chunks
+                "UPDATE chunks SET source_updated_at = %(src)s WHERE document_id = %(id)s"
+                " AND source_updated_at IS DISTINCT FROM %(src)s",
+                {"id": old.id, "src": d.source_updated_at},
             )
             n = _chunk_count(conn, old.id)
             _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
@@ -217,19 +218,18 @@ def _checked(vectors: np.ndarray, model: Model, n: int) -> np.ndarray:
 
 
 def _copy_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
-    """Chunks carry the document's kind, metadata and source time, so filters need no join."""
+    """Chunks carry the document's kind and source time (small, fixed-size filter columns); its metadata
+    is stored once, on the document (a copy per chunk let one request write metadata x chunks)."""
     doc = p.doc
     vectors = _checked(p.vectors[model.id], model, len(p.chunks))
     with conn.cursor() as cur, cur.copy(
         "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model_id,"
-        " embedded_hash, metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
+        " embedded_hash, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "jsonb",
-                        "timestamptz"])
-        meta = Jsonb(doc.metadata)
+        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "timestamptz"])
         for chunk, text, vector in zip(p.chunks, p.inputs(), vectors, strict=True):
             copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
-                            vector, model.id, input_hash(text), meta, doc.source_updated_at))
+                            vector, model.id, input_hash(text), doc.source_updated_at))
 
 
 def _write_pending(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:

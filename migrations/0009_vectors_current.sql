@@ -67,3 +67,8 @@ SELECT x.id, x.document_id, x.namespace_id, x.input_changed, x.other_model FROM 
            coalesce(c.embedding_model_id <> n.active_model_id, false) AS other_model
     FROM chunks c JOIN namespaces n ON n.id = c.namespace_id
 ) x WHERE x.input_changed OR x.other_model;
+
+-- Metadata is stored once, on the document: a copy per chunk let one request write its metadata
+-- once per chunk (a 1 MB document has thousands). Search filters test the document's metadata
+-- (retrieval/filters.py).
+ALTER TABLE chunks DROP COLUMN metadata;
