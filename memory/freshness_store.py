@@ -99,7 +99,7 @@ def namespace_freshness(conn: psycopg.Connection[Any], namespace_id: int, policy
     params = _params(policy, model, ns=namespace_id, below=policy.stale_below, n=worst)
     agg = conn.execute(
         f"SELECT count(*), avg(s), count(*) FILTER (WHERE s < %(below)s)"
-        f" FROM (SELECT ({SCORE_SQL}) AS s {_FROM} WHERE d.namespace_id = %(ns)s) x",
+        f" FROM (SELECT ({SCORE_SQL}) AS s {_FROM} WHERE d.namespace_id = %(ns)s OFFSET 0) x",  # each score once
         params,
     ).fetchone()
     assert agg is not None

@@ -9,13 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
+from reembed_helpers import NEW, OLD, embedders, seed, services_for
 
 from agentmem.embeddings.models import namespace_models
 from agentmem.embeddings.reembed import due_namespaces, reembed_namespace, stale, start_migration
 from agentmem.memory.documents import DocumentInput, upsert_documents
 from agentmem.memory.freshness import FreshnessPolicy, freshness_score
 from agentmem.memory.freshness_store import document_freshness, freshness_by_document, namespace_freshness
-from reembed_helpers import NEW, OLD, embedders, seed, services_for
 
 INTERVALS = ["0 seconds", "1 microsecond", "1 minute", "7 days", "30 days", "100000 days"]
 AGES = ["0 seconds", "1 minute", "3 days", "400 days", "100 years"]

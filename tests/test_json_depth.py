@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from agentmem.core.json_depth import CLIPPED, READ_DEPTH, UNREADABLE, clip, depth, raw_depth, read_json
 

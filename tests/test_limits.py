@@ -10,14 +10,14 @@ from typing import Any, Iterator
 import httpx
 import psycopg
 import pytest
+from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
 from fastapi.testclient import TestClient
+from hash_embedder import HashEmbedder
 from psycopg.types.json import Jsonb
 
 from agentmem.api.app import create_app
 from agentmem.core.json_depth import CLIPPED, READ_DEPTH, UNREADABLE
 from agentmem.core.settings import Settings
-from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
-from hash_embedder import HashEmbedder
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LIMITS = {"max_metadata_bytes": 1024, "max_metadata_depth": 4, "max_context_chars": 200,

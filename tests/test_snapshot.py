@@ -10,12 +10,12 @@ from typing import Any, Callable
 
 import psycopg
 import pytest
+from conftest import Tenant, hash_services
 from fastapi.testclient import TestClient
 
-from conftest import Tenant, hash_services
 from agentmem.core.snapshot import read_snapshot
 from agentmem.memory import documents, scratchpad, tasks
-from agentmem.memory.namespaces import Principal, create_namespace, resolve_key, issue_key
+from agentmem.memory.namespaces import Principal, create_namespace, issue_key, resolve_key
 
 PARAGRAPHS = 4
 
