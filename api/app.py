@@ -14,11 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentmem.core.admin_token import resolve_admin_token
-from agentmem.core.database import Database, check_pgvector, open_database, open_pool
+from agentmem.core.database import check_pgvector, open_database, open_pool
 from agentmem.core.migrate import migrate
 from agentmem.api.services import Services
 from agentmem.core.settings import Settings
 from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
+from agentmem.api.body_depth import BodyDepthLimit
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
@@ -145,6 +146,7 @@ def create_app(
     routers = [admin.router, tasks.router, documents.router, retrieval.router, models.router, jobs.router,
                freshness.router, probes.router, metrics.router, ui.router]
     # The last added runs first: metrics see every answer, admission runs before the body is read.
+    app.add_middleware(BodyDepthLimit, max_depth=settings.max_json_depth)  # inside BodyLimit: added first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AdmissionMiddleware, keeper=keeper, hash_key=hash_key)
     app.add_middleware(MetricsMiddleware, metrics=process_metrics,

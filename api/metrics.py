@@ -15,7 +15,8 @@ import psycopg
 
 from agentmem.jobs import alerts
 from agentmem.jobs import probe_store as store
-from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.freshness_store import namespace_freshness
 from agentmem.memory.namespaces import namespaces_with_documents
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "bm25-compare": "benchmarks.bm25_compare",
     "load": "benchmarks.load",
     "embed-fairness": "benchmarks.embed_fairness",
+    "freshness-cost": "benchmarks.freshness_cost",
 }
 
 

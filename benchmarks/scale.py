@@ -96,7 +96,8 @@ def prepare_database(
 
 def bucket_share(url: str, ns_id: int) -> float:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT avg((metadata @> %(m)s)::int) FROM chunks WHERE namespace_id = %(ns)s",
+        row = conn.execute("SELECT avg((d.metadata @> %(m)s)::int) FROM chunks c JOIN documents d ON d.id = c.document_id"
+                           " WHERE c.namespace_id = %(ns)s",
                            {"m": Jsonb(SELECTIVE), "ns": ns_id}).fetchone()
     return float(row[0]) if row and row[0] is not None else 0.0
 

@@ -239,14 +239,13 @@ def load_namespace(
                 for doc_id, d, t in zip(ids, batch, tokens, strict=True):
                     copy.write_row((doc_id, 1, content_hash(d.text), t, len(d.chunks)))
             with cur.copy("COPY chunks (namespace_id, document_id, kind, ord, text, tokens, embedding,"
-                          " embedding_model_id, embedded_hash, metadata) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "int4", "bytea", "jsonb"])
+                          " embedding_model_id, embedded_hash) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "uuid", "text", "int4", "text", "int4", "vector", "int4", "bytea"])
                 k = 0
                 for doc_id, d in zip(ids, batch, strict=True):
-                    meta = Jsonb(d.metadata)
                     for ord_, text in enumerate(d.chunks):
                         copy.write_row((namespace_id, doc_id, "document", ord_, text, chunk_tokens[k],
-                                        vectors[offset + k], model.id, input_hash(text), meta))
+                                        vectors[offset + k], model.id, input_hash(text)))
                         k += 1
         offset += n
         print(f"  loaded {offset:,} chunks", file=log, flush=True)

@@ -5,7 +5,8 @@ point is resumed by the next one (jobs/queue.py) without redoing committed batch
 
 1. content changed: chunks whose input (context + text) no longer hashes to `embedded_hash` are
    re-embedded by the active model, in place, one transaction per batch. (Upserts embed changed
-   text synchronously, so this only finds chunks changed behind the service's back.)
+   text synchronously, so this only finds chunks changed behind the service's back.) Triggers
+   record such chunks in `stale_chunks` (migration 0009): finding them reads that, not every text.
 2. model changed (the namespace has a target model): chunks and scratchpad entries without a
    vector of the target get one in pending_*_vectors, one transaction per batch; search keeps
    using the active model's vectors meanwhile.
@@ -42,7 +43,6 @@ _MISSING_CHUNK = (
 _MISSING_ENTRY = (
     "NOT EXISTS (SELECT 1 FROM pending_entry_vectors p WHERE p.entry_id = e.id AND p.model_id = %(model)s)"
 )
-_CHANGED = "c.embedded_hash <> embedding_input_hash(c.context, c.text)"
 
 
 class _ModelsChanged(Exception):
@@ -60,7 +60,7 @@ class Stale:
 
 
 def stale(conn: psycopg.Connection[Any], namespace_id: int, models: NamespaceModels) -> Stale:
-    changed = conn.execute(f"SELECT count(*) FROM chunks c WHERE c.namespace_id = %(ns)s AND {_CHANGED}",
+    changed = conn.execute("SELECT count(*) FROM stale_chunks WHERE namespace_id = %(ns)s AND input_changed",
                            {"ns": namespace_id}).fetchone()
     if models.target is None:
         return Stale(int(changed[0]), 0, 0)  # type: ignore[index]
@@ -77,7 +77,7 @@ def due_namespaces(conn: psycopg.Connection[Any]) -> list[int]:
     """Namespaces with work for the job: a migration under way, or chunks whose content changed."""
     return [r[0] for r in conn.execute(
         "SELECT id FROM namespaces WHERE target_model_id IS NOT NULL"
-        f" UNION SELECT DISTINCT c.namespace_id FROM chunks c WHERE {_CHANGED} ORDER BY 1"
+        " UNION SELECT DISTINCT namespace_id FROM stale_chunks WHERE input_changed ORDER BY 1"
     )]
 
 
@@ -175,8 +175,8 @@ def _refresh_changed(pool: ConnectionPool, embedders: Embedders, default: Model,
     """Re-embed, in place, one batch of chunks whose content changed. Returns (done, last id or None)."""
     with pool.connection() as conn:
         rows = conn.execute(
-            f"SELECT c.id, embedding_input(c.context, c.text) FROM chunks c WHERE c.namespace_id = %(ns)s"
-            f" AND c.id > %(after)s AND {_CHANGED} ORDER BY c.id LIMIT %(n)s",
+            "SELECT c.id, embedding_input(c.context, c.text) FROM stale_chunks s JOIN chunks c ON c.id = s.chunk_id"
+            " WHERE s.namespace_id = %(ns)s AND s.input_changed AND c.id > %(after)s ORDER BY c.id LIMIT %(n)s",
             {"ns": namespace_id, "after": after or 0, "n": batch},
         ).fetchall()
         if not rows:

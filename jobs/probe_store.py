@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.core.errors import Conflict, NotFound
+from agentmem.core.errors import Conflict, InvalidInput, NotFound
 from agentmem.jobs.probe_scoring import Baseline, ProbeOutcome
 
 
@@ -58,8 +58,18 @@ _SCORE = "job_id, ran_at, score, probes, probe_set"
 
 
 def create_probe(conn: psycopg.Connection[Any], namespace_id: int, query: str, expected: Sequence[str], k: int,
-                 strategy: str | None) -> Probe:
+                 strategy: str | None, *, max_probes: int | None = None) -> Probe:
+    """A new probe; refused when the namespace already has `max_probes` (each one costs a search per run)."""
     with conn.transaction():
+        if max_probes is not None:
+            # Counted under a per-namespace lock: two concurrent creations cannot both take the last place.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('agentmem.probes', %(ns)s))",
+                         {"ns": namespace_id})
+            row = conn.execute("SELECT count(*) FROM probes WHERE namespace_id = %(ns)s", {"ns": namespace_id}).fetchone()
+            if row is not None and row[0] >= max_probes:
+                raise InvalidInput(f"this namespace has {row[0]:,} probes; the limit is {max_probes:,}"
+                                   f" (AGENTMEM_MAX_PROBES_PER_NAMESPACE): delete some with DELETE /probes/{{id}}"
+                                   f" before adding more")
         row = conn.cursor(row_factory=class_row(Probe)).execute(
             f"INSERT INTO probes (namespace_id, query, expected, k, strategy)"
             f" VALUES (%(ns)s, %(q)s, %(expected)s, %(k)s, %(strategy)s) RETURNING {_PROBE}",

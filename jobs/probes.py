@@ -28,7 +28,8 @@ from agentmem.jobs.queue import Job
 from agentmem.jobs.outbound import AllowList
 from agentmem.jobs.webhook import post_json
 from agentmem.jobs.worker import Progress, run_one
-from agentmem.memory.freshness import FreshnessPolicy, freshness_by_source
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.freshness_store import freshness_by_source
 from agentmem.memory.namespaces import NamespaceSettings, namespace_settings
 from agentmem.retrieval.filters import NO_FILTERS
 from agentmem.retrieval.search import QueryEmbedder, SearchPlan, Timings, query_embedder, run_search

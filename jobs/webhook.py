@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from agentmem.jobs.outbound import AllowList, DestinationRefused, Resolver, destination, system_resolver
+from agentmem.jobs.outbound import AllowList, Destination, DestinationRefused, Resolver, destination, system_resolver
 
 USER_AGENT = "agentmem-alerts/1"
 

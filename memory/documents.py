@@ -8,7 +8,7 @@ reader sees either the old version's chunks or the new one's, never both and nev
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
@@ -18,6 +18,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from agentmem.core.errors import NotFound
+from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_tokens
 from agentmem.embeddings.models import Model, NamespaceModels, adopt_default, default_model, input_hash, namespace_models
 from agentmem.embeddings.registry import Embedders
@@ -67,6 +68,11 @@ class Document:
     updated_at: datetime
     last_verified_at: datetime
     refresh_interval_days: float | None
+
+
+@dataclass(frozen=True)
+class StoredDocument(Document):
+    text: str
 
 
 @dataclass(frozen=True)
@@ -155,9 +161,10 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
                  "key": who.key_id, "refresh": _interval(d.refresh_interval_days)},
             )
-            conn.execute(
-                "UPDATE chunks SET metadata = %(metadata)s, source_updated_at = %(src)s WHERE document_id = %(id)s",
-                {"id": old.id, "metadata": Jsonb(d.metadata), "src": d.source_updated_at},
+            conn.execute(  # metadata lives on the document alone; the source time is a filter column of chunks
+                "UPDATE chunks SET source_updated_at = %(src)s WHERE document_id = %(id)s"
+                " AND source_updated_at IS DISTINCT FROM %(src)s",
+                {"id": old.id, "src": d.source_updated_at},
             )
             n = _chunk_count(conn, old.id)
             _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
@@ -211,19 +218,18 @@ def _checked(vectors: np.ndarray, model: Model, n: int) -> np.ndarray:
 
 
 def _copy_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
-    """Chunks carry the document's kind, metadata and source time, so filters need no join."""
+    """Chunks carry the document's kind and source time (small, fixed-size filter columns); its metadata
+    is stored once, on the document (a copy per chunk let one request write metadata x chunks)."""
     doc = p.doc
     vectors = _checked(p.vectors[model.id], model, len(p.chunks))
     with conn.cursor() as cur, cur.copy(
         "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model_id,"
-        " embedded_hash, metadata, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
+        " embedded_hash, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "jsonb",
-                        "timestamptz"])
-        meta = Jsonb(doc.metadata)
+        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "timestamptz"])
         for chunk, text, vector in zip(p.chunks, p.inputs(), vectors, strict=True):
             copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
-                            vector, model.id, input_hash(text), meta, doc.source_updated_at))
+                            vector, model.id, input_hash(text), doc.source_updated_at))
 
 
 def _write_pending(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
@@ -295,21 +301,24 @@ def _write_with_retry(conn: psycopg.Connection[Any], who: Principal, p: Prepared
 
 
 def get_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> tuple[Document, str, list[StoredChunk]]:
-    cur = conn.cursor(row_factory=class_row(Document))
-    doc = cur.execute(
-        f"SELECT {_COLUMNS} FROM documents WHERE id = %(id)s AND namespace_id = %(ns)s",
-        {"id": doc_id, "ns": who.namespace_id},
-    ).fetchone()
-    if doc is None:
-        raise NotFound(f"no document with id {doc_id} in this namespace")
-    text = conn.execute("SELECT text FROM documents WHERE id = %(id)s", {"id": doc_id}).fetchone()[0]  # type: ignore[index]
-    chunks = conn.cursor(row_factory=class_row(StoredChunk)).execute(
-        "SELECT c.id, c.ord, c.text, c.tokens, m.name AS embedding_model, m.version AS embedding_model_version"
-        " FROM chunks c JOIN embedding_models m ON m.id = c.embedding_model_id"
-        " WHERE c.document_id = %(id)s ORDER BY c.ord",
-        {"id": doc_id},
-    ).fetchall()
-    return doc, text, chunks
+    """The document, its text and its chunks, all of one version (one snapshot: a concurrent upsert
+    commits either before all three reads or after them)."""
+    with read_snapshot(conn):
+        cur = conn.cursor(row_factory=class_row(StoredDocument))
+        stored = cur.execute(
+            f"SELECT {_COLUMNS}, text FROM documents WHERE id = %(id)s AND namespace_id = %(ns)s",
+            {"id": doc_id, "ns": who.namespace_id},
+        ).fetchone()
+        if stored is None:
+            raise NotFound(f"no document with id {doc_id} in this namespace")
+        chunks = conn.cursor(row_factory=class_row(StoredChunk)).execute(
+            "SELECT c.id, c.ord, c.text, c.tokens, m.name AS embedding_model, m.version AS embedding_model_version"
+            " FROM chunks c JOIN embedding_models m ON m.id = c.embedding_model_id"
+            " WHERE c.document_id = %(id)s ORDER BY c.ord",
+            {"id": doc_id},
+        ).fetchall()
+    doc = Document(**{f.name: getattr(stored, f.name) for f in fields(Document)})
+    return doc, stored.text, chunks
 
 
 def delete_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> dict[str, int]:

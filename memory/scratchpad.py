@@ -13,6 +13,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from agentmem.core.errors import Conflict, InvalidInput
+from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_tokens
 from agentmem.embeddings.models import Model, adopt_default, default_model, namespace_models
 from agentmem.embeddings.registry import Embedders
@@ -130,11 +131,12 @@ def list_entries(
     conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False
 ) -> list[Entry]:
     """Entries in the order written; `unsourced_only` keeps the claims (facts, results) with no source."""
-    get_task(conn, who, task_id)
-    cur = conn.cursor(row_factory=class_row(Entry))
     where = " AND unsourced AND kind = ANY(%(claims)s)" if unsourced_only else ""
-    return cur.execute(
-        f"SELECT {_COLUMNS} FROM scratchpad_entries WHERE task_id = %(task)s AND namespace_id = %(ns)s{where}"
-        " ORDER BY seq",
-        {"task": task_id, "ns": who.namespace_id, "claims": list(CLAIM_KINDS)},
-    ).fetchall()
+    with read_snapshot(conn):  # the task that was found is the one whose entries are listed
+        get_task(conn, who, task_id)
+        cur = conn.cursor(row_factory=class_row(Entry))
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM scratchpad_entries WHERE task_id = %(task)s AND namespace_id = %(ns)s{where}"
+            " ORDER BY seq",
+            {"task": task_id, "ns": who.namespace_id, "claims": list(CLAIM_KINDS)},
+        ).fetchall()

@@ -12,6 +12,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from agentmem.core.errors import Conflict, NotFound
+from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_many
 from agentmem.memory.namespaces import Principal
 
@@ -128,13 +129,15 @@ def update_task(
 
 
 def task_versions(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> list[TaskVersion]:
-    get_task(conn, who, task_id)
-    cur = conn.cursor(row_factory=class_row(TaskVersion))
-    return cur.execute(
-        "SELECT version, goal, constraints, pinned, created_at FROM task_versions"
-        " WHERE task_id = %(id)s ORDER BY version",
-        {"id": task_id},
-    ).fetchall()
+    """Earlier versions, read in the snapshot that found the task (a concurrent delete or edit is all or nothing)."""
+    with read_snapshot(conn):
+        get_task(conn, who, task_id)
+        cur = conn.cursor(row_factory=class_row(TaskVersion))
+        return cur.execute(
+            "SELECT version, goal, constraints, pinned, created_at FROM task_versions"
+            " WHERE task_id = %(id)s ORDER BY version",
+            {"id": task_id},
+        ).fetchall()
 
 
 def mark_completed(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, outcome: str | None) -> Task:

@@ -20,6 +20,7 @@ from psycopg.rows import class_row
 
 from agentmem.core.database import as_array
 from agentmem.core.errors import NotFound
+from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_tokens
 from agentmem.memory.namespaces import Principal
 from agentmem.retrieval import traces
@@ -181,7 +182,7 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         if req.task_id is None:
             return None
         t = time.perf_counter()
-        with pool.connection() as conn:
+        with pool.connection() as conn, read_snapshot(conn):  # the task and its entries of one moment
             data = _task_context(conn, who, req.task_id)
         timings.add("task", t)
         return data

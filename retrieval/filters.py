@@ -1,6 +1,9 @@
-"""Search filters as data, and their SQL: every predicate is on the chunks table alone.
+"""Search filters as data, and their SQL: predicates on the chunk row, or its document's metadata.
 
-Keeping them on one table lets the HNSW iterative scan apply them while it walks the graph.
+Kind and source time are columns of chunks; metadata is stored once per document (migration 0009)
+and tested with a correlated EXISTS on the document's primary key. Both are conditions of the chunk
+scan, so the HNSW iterative scan still applies them while it walks the graph (one index probe per
+candidate for metadata).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def where(f: Filters, alias: str = "c") -> tuple[sql.Composable, dict[str, Any]]
         parts.append(sql.SQL("{} = ANY(%(f_kinds)s)").format(col("kind")))
         params["f_kinds"] = list(f.kinds)
     if f.metadata:
-        parts.append(sql.SQL("{} @> %(f_meta)s").format(col("metadata")))
+        parts.append(sql.SQL("EXISTS (SELECT 1 FROM documents fd WHERE fd.id = {} AND fd.metadata @> %(f_meta)s)")
+                     .format(col("document_id")))
         params["f_meta"] = Jsonb(f.metadata)
     if f.updated_from is not None:
         parts.append(sql.SQL("{} >= %(f_from)s").format(col("source_updated_at")))

@@ -35,7 +35,7 @@ from agentmem.retrieval.fusion import Ranked, rrf, zscore
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 
 _HIT_COLUMNS = (
-    "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, c.metadata,"
+    "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, d.metadata,"
     " c.source_updated_at, c.embedding, d.last_verified_at,"
     " extract(epoch FROM d.refresh_interval)::float8 / 86400.0 AS refresh_interval_days"
 )

@@ -108,6 +108,8 @@ def assert_all_by(url: str, namespace_id: int, model: Any) -> int:
         if entries:
             assert np.allclose(np.vstack([as_array(e[1]) for e in entries]), model.embed([e[0] for e in entries]),
                                atol=1e-6)
+        # Migration 0009's state agrees: no chunk of the namespace is recorded as stale.
+        assert conn.execute("SELECT count(*) FROM stale_chunks WHERE namespace_id = %s", (namespace_id,)).fetchone() == (0,)
         for table in ("pending_chunk_vectors", "pending_entry_vectors"):
             assert conn.execute(f"SELECT count(*) FROM {table} WHERE namespace_id = %s",
                                 (namespace_id,)).fetchone() == (0,)

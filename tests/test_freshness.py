@@ -26,7 +26,17 @@ def test_score_halves_every_refresh_interval() -> None:
     assert freshness_score(NOW, NOW, 30, vectors_current=False) == 0.0
 
 
-@given(a=st.floats(0, 3650), b=st.floats(0, 3650), interval=st.floats(0.01, 3650))
+def test_formula_is_defined_for_any_stored_interval() -> None:
+    """No division by zero, no underflow: the interval and the exponent are clamped."""
+    for days in (0.0, -1.0, 1e-300, float("nan"), 1e300):
+        for age in (0, 1, 400, 36_500 * 10):
+            score = freshness_score(NOW, NOW - timedelta(days=age), days)
+            assert 0 < score <= 1, (days, age, score)
+    assert freshness_score(NOW, NOW - timedelta(days=1), 0) == pytest.approx(0.5 ** 1000)
+    assert freshness_score(NOW, NOW - timedelta(days=1e-3), 0) == pytest.approx(0.5 ** 1.44)
+
+
+@given(a=st.floats(0, 3650), b=st.floats(0, 3650), interval=st.floats(0, 3650))
 @hsettings(max_examples=200)
 def test_older_is_never_fresher(a: float, b: float, interval: float) -> None:
     older, newer = max(a, b), min(a, b)

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from agentmem.core.errors import ConfigurationError
+from agentmem.core.json_depth import read_json
 
 log = logging.getLogger("agentmem.core.database")
 
@@ -85,6 +87,7 @@ def as_array(value: Any) -> np.ndarray:
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
     register_vector(conn)
+    set_json_loads(read_json, conn)  # stored JSON too deep to serialise is clipped, not a 500 (core/json_depth.py)
     # Filtered HNSW searches keep scanning until enough rows pass the filter (pgvector >= 0.8);
     # retrieval re-sorts the rows, so the relaxed order costs nothing in correctness.
     conn.execute("SET hnsw.iterative_scan = relaxed_order")

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     max_scratchpad_chars: int = 200_000
 
+    # Limits against amplification: what one request may make the service store or compute. Sizes
+    # and counts answer 413, shapes 422, each naming its setting (README: "Limits and what a client
+    # should do on 429/503").
+    max_json_depth: int = 32  # nesting of any JSON body, measured on the raw bytes before parsing (422)
+    max_metadata_bytes: int = 16_384  # a document's metadata, as compact JSON (413)
+    max_metadata_depth: int = 8  # nesting inside metadata, and inside a search filter's metadata (422)
+    max_context_chars: int = 4_000  # a document's context: indexed with every one of its chunks (413)
+    max_citations_per_entry: int = 50  # citations of one scratchpad entry (413)
+    max_probes_per_namespace: int = 1_000  # each probe runs a search on every scheduled probes job (422)
+    max_pinned_items: int = 100  # labelled pinned items of a task (413)
+    max_constraints: int = 100  # constraints of a task (413)
+
     # Retrieval: exact vector search up to this many chunks in a namespace, HNSW above.
     exact_search_max_chunks: int = 20_000
 

@@ -12,6 +12,7 @@ from agentmem.api.deps import ConnDep, IngestDep, PrincipalDep, ServicesDep, che
 from agentmem.api.errors import describe_validation_errors
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.base import unstorable
+from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.documents import (
     BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, UpsertOut,
 )
@@ -32,6 +33,7 @@ def _to_input(body: DocumentIn) -> documents.DocumentInput:
 def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    check_document(body.metadata, body.context, services.settings)
     [result] = documents.upsert_documents(
         conn, services.embedders, who, [_to_input(body)], services.settings.chunk_tokens
     )
@@ -63,6 +65,10 @@ def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: Service
                 index=i, source_uri=uri, status="error",
                 error=f"text is {len(item.text):,} characters; the limit is {services.settings.max_text_chars:,}",
             )
+            continue
+        problem = document_problem(item.metadata, item.context, services.settings)
+        if problem is not None:
+            results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=problem.message)
             continue
         valid.append((i, item))
     written = documents.upsert_documents(

@@ -12,7 +12,8 @@ from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
 from agentmem.api.schemas.freshness import (
     DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut,
 )
-from agentmem.memory.freshness import FreshnessPolicy, document_freshness, namespace_freshness
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.freshness_store import document_freshness, namespace_freshness
 from agentmem.memory.namespaces import set_freshness_settings
 
 router = APIRouter(tags=["freshness"])

@@ -47,9 +47,11 @@ def _alerting(stored: dict[str, Any], baseline: Baseline | None) -> AlertingOut:
 # Fixed paths first: /probes/{probe_id} would otherwise take "run", "score" and "baseline" for ids.
 
 @router.post("/probes", status_code=201, response_model=ProbeOut)
-def create_probe(body: ProbeIn, conn: ConnDep, who: PrincipalDep) -> ProbeOut:
+def create_probe(body: ProbeIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> ProbeOut:
     """Adding a probe changes what the score measures: the next run starts a new baseline."""
-    return _probe(store.create_probe(conn, who.namespace_id, body.query, body.expected, body.k, body.strategy), None)
+    probe = store.create_probe(conn, who.namespace_id, body.query, body.expected, body.k, body.strategy,
+                               max_probes=services.settings.max_probes_per_namespace)
+    return _probe(probe, None)
 
 
 @router.get("/probes", response_model=list[ProbeOut])

@@ -9,8 +9,10 @@ from fastapi import APIRouter
 
 from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
 from agentmem.api.schemas.admin import Receipt
+from agentmem.api.schemas.limits import check_count
 from agentmem.api.schemas.scratchpad import EntryIn, EntryOut
 from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
+from agentmem.core.settings import Settings
 from agentmem.memory import long_term, scratchpad, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -20,15 +22,17 @@ def _out(task: tasks.Task) -> TaskOut:
     return TaskOut(**asdict(task))
 
 
-def _check_pinned_size(goal: str, constraints: list[str], pinned: list[dict[str, str]], limit: int) -> None:
+def _check_pinned_size(goal: str, constraints: list[str], pinned: list[dict[str, str]], settings: Settings) -> None:
+    check_count(len(pinned), settings.max_pinned_items, "pinned items", "AGENTMEM_MAX_PINNED_ITEMS")
+    check_count(len(constraints), settings.max_constraints, "constraints", "AGENTMEM_MAX_CONSTRAINTS")
     size = len(goal) + sum(map(len, constraints)) + sum(len(p["text"]) for p in pinned)
-    check_size(size, limit, "the task's pinned context (characters)")
+    check_size(size, settings.max_text_chars, "the task's pinned context (characters)")
 
 
 @router.post("", status_code=201, response_model=TaskOut)
 def create_task(body: TaskIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> TaskOut:
     pinned = [p.model_dump() for p in body.pinned]
-    _check_pinned_size(body.goal, body.constraints, pinned, services.settings.max_text_chars)
+    _check_pinned_size(body.goal, body.constraints, pinned, services.settings)
     return _out(tasks.create_task(conn, who, body.goal, body.constraints, pinned))
 
 
@@ -47,7 +51,7 @@ def patch_task(
         old.goal if body.goal is None else body.goal,
         old.constraints if body.constraints is None else body.constraints,
         old.pinned if pinned is None else pinned,
-        services.settings.max_text_chars,
+        services.settings,
     )
     return _out(tasks.update_task(conn, who, task_id, body.goal, body.constraints, pinned))
 
@@ -67,6 +71,8 @@ def add_entry(
     task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
 ) -> EntryOut:
     check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
+    check_count(len(body.citations), services.settings.max_citations_per_entry, "citations",
+                "AGENTMEM_MAX_CITATIONS_PER_ENTRY")
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
     entry = scratchpad.add_entry(

@@ -22,7 +22,8 @@ from agentmem.api.ui.render import HEADERS, render, score, when
 from agentmem.api.ui.sources import model_status
 from agentmem.jobs import alerts
 from agentmem.jobs import probe_store as store
-from agentmem.memory.freshness import FreshnessPolicy, namespace_freshness
+from agentmem.memory.freshness import FreshnessPolicy
+from agentmem.memory.freshness_store import namespace_freshness
 from agentmem.memory.namespaces import Principal, resolve_key
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

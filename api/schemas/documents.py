@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmem.api.schemas.base import Input, Text, Timestamp, unstorable
+from agentmem.memory.freshness import MAX_REFRESH_DAYS, MIN_REFRESH_DAYS
 
 
 class DocumentIn(Input):
@@ -16,13 +17,16 @@ class DocumentIn(Input):
     text: Text
     title: str | None = Field(default=None, max_length=2000)
     context: str | None = Field(
-        default=None, max_length=20_000,
-        description="Indexed with every chunk (embedding and keywords) but never shown: e.g. the preceding turn.",
+        default=None,
+        description="Indexed with every chunk (embedding and keywords) but never shown: e.g. the preceding turn."
+                    " At most AGENTMEM_MAX_CONTEXT_CHARS characters.",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="At most AGENTMEM_MAX_METADATA_BYTES as JSON and"
+                                          " AGENTMEM_MAX_METADATA_DEPTH levels deep; filterable in /search.")
     source_updated_at: Timestamp | None = None
     refresh_interval_days: float | None = Field(
-        default=None, gt=0, le=36_500,
+        default=None, ge=MIN_REFRESH_DAYS, le=MAX_REFRESH_DAYS,
         description="How often this document's source should be re-checked; default: the namespace's.",
     )
 

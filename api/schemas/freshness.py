@@ -8,12 +8,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from agentmem.api.schemas.base import Input
+from agentmem.memory.freshness import MAX_REFRESH_DAYS, MIN_REFRESH_DAYS
 
 
 class FreshnessSettingsIn(Input):
     """PUT /settings/freshness: absent fields take the defaults (memory/freshness.py)."""
 
-    refresh_interval_days: float | None = Field(default=None, gt=0, le=36_500)
+    refresh_interval_days: float | None = Field(
+        default=None, ge=MIN_REFRESH_DAYS, le=MAX_REFRESH_DAYS,
+        description="one minute (1/1440) to 100 years: the range where the formula is defined")
     stale_below: float | None = Field(default=None, ge=0, le=1)
     weight: float | None = Field(default=None, ge=0, le=1, description="ranking weight of freshness; 0 = off")
 
