@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg.rows import class_row
 
 from agentmem.core.database import as_array
-from agentmem.core.errors import NotFound
 from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_tokens
 from agentmem.memory.namespaces import Principal
+from agentmem.memory.task_context import TaskEntry as _Entry
+from agentmem.memory.task_context import older_relevant, pinned_and_recent
 from agentmem.retrieval import traces
 from agentmem.retrieval.budget import Reserve, check_reserve, depth_for_budget
 from agentmem.retrieval.dedup import near_duplicates
@@ -62,49 +62,15 @@ class Assembled:
     timings: dict[str, float]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    id: uuid.UUID
-    seq: int
-    kind: str
-    content: str
-    summary: str | None
-    step: int | None
-    citations: list[dict[str, Any]]
-    tokens: int
-    summary_tokens: int | None
-    embedding: np.ndarray | None
-    embedding_model_id: int | None
-
-
-_ENTRY_COLUMNS = "id, seq, kind, content, summary, step, citations, tokens, summary_tokens, embedding, embedding_model_id"
-
-
 def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> tuple[Pinned, list[_Entry]]:
-    row = conn.execute(
-        "SELECT goal, constraints, pinned FROM tasks WHERE id = %(id)s AND namespace_id = %(ns)s",
-        {"id": task_id, "ns": who.namespace_id},
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"no task with id {task_id} in this namespace")
-    pinned = Pinned(goal=row[0], constraints=row[1], items=[(p["label"], p["text"]) for p in row[2]])
-
-    entries = conn.cursor(row_factory=class_row(_Entry), binary=True).execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s ORDER BY seq DESC LIMIT %(n)s",
-        {"id": task_id, "n": RECENT_ENTRIES},
-    ).fetchall()
-    return pinned, entries
+    task, entries = pinned_and_recent(conn, who.namespace_id, task_id, RECENT_ENTRIES)
+    return Pinned(goal=task.goal, constraints=task.constraints, items=task.items), entries
 
 
 def _older_relevant(
     conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq: int, qvec: QueryVector
 ) -> list[_Entry]:
-    """Only vectors of the query's model are compared with it (a flip moves a namespace's entries at once)."""
-    return conn.cursor(row_factory=class_row(_Entry), binary=True).execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s AND seq < %(seq)s"
-        " AND embedding_model_id = %(model)s ORDER BY embedding <=> %(q)s LIMIT %(n)s",
-        {"id": task_id, "seq": before_seq, "q": qvec.vector, "model": qvec.model.id, "n": RELEVANT_OLDER},
-    ).fetchall()
+    return older_relevant(conn, task_id, before_seq, qvec.vector, qvec.model.id, RELEVANT_OLDER)
 
 
 def compact_citation(citations: list[dict[str, Any]]) -> str:
