@@ -96,8 +96,13 @@ def test_top_n_is_the_head_of_the_full_ranking(seeded, n: int) -> None:
 def test_filters_apply_after_namespace_statistics(seeded) -> None:
     conn, who, _, _ = seeded
     ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE namespace_id = %s ORDER BY id", (who.namespace_id,))]
-    conn.execute("UPDATE chunks SET metadata = '{\"keep\": true}' WHERE id = ANY(%s)", (ids[::2],))
-    kept = set(ids[::2])
+    # Metadata is the document's (stored once): keep the documents of every other chunk.
+    conn.execute("UPDATE documents SET metadata = '{\"keep\": true}'"
+                 " WHERE id IN (SELECT document_id FROM chunks WHERE id = ANY(%s))", (ids[::2],))
+    kept = {r[0] for r in conn.execute(
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+        " WHERE c.namespace_id = %s AND d.metadata @> '{\"keep\": true}'", (who.namespace_id,))}
+    assert 0 < len(kept) < len(ids)
     got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, "cat dogs", 2,
                                                        Filters(metadata={"keep": True}))]
     want = [w for w in _reference(conn, who.namespace_id, "cat dogs") if w[0] in kept][:2]
