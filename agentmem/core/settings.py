@@ -115,10 +115,10 @@ class Settings(BaseSettings):
     queue_wait_seconds: float = 10.0  # longest wait in that queue; then 503
     # Per namespace (AGENTMEM_NAMESPACE_LIMITS='{"acme": {"requests_per_second": 500}}' overrides any
     # of the four for one namespace). Above one: 429 naming it.
-    namespace_in_flight: int = 16  # requests at once, queued ones included
+    namespace_in_flight: int = 8  # requests at once, queued ones included (a quarter of max_in_flight)
     namespace_requests_per_second: float = 100.0  # token bucket refill rate
     namespace_burst: int = 200  # token bucket size
-    namespace_ingest_tokens: int = 100_000  # tokens of document text being ingested at once (PUT/batch)
+    namespace_ingest_tokens: int = 500_000  # tokens of document text being ingested at once (PUT/batch)
     namespace_limits: dict[str, NamespaceLimits] = {}
     retry_after_seconds: int = 1  # Retry-After when no better estimate exists (a slot may free at any time)
 
