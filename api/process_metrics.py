@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import REGISTRY, Collector
+
+from agentmem.embeddings import queue_metrics
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,9 +26,17 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 UNMATCHED = "<unmatched>"  # a path no route answers: never the raw path, whose values are unbounded
 
 
+# The embedding schedulers' series live in prometheus-client's default registry; only they are shown.
+EMBEDDING_SERIES = REGISTRY.restricted_registry([
+    "agentmem_embed_queue_depth", *(f"agentmem_embed_wait_seconds{suffix}" for suffix in
+                                    ("_bucket", "_count", "_sum", "_created")),
+])
+assert queue_metrics.QUEUE_DEPTH is not None  # registered on import, before the first scrape
+
+
 class ProcessMetrics:
-    """The registry and its instruments. `embed_queue_depth` and `embed_wait_seconds` are for the
-    embedding scheduler to feed (`.set(n)` / `.set_function(f)`, `.observe(seconds)`)."""
+    """The registry and its instruments; the embedding schedulers' series (embeddings/queue_metrics.py,
+    one set per process) are rendered after them."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -39,10 +49,6 @@ class ProcessMetrics:
         self.refusals = Counter("agentmem_rejections", "Requests refused: 429 (a namespace's limit) or 503 "
                                 "(the process's), by namespace ('' when not known yet) and reason.",
                                 ["namespace", "reason", "status"], registry=r)
-        self.embed_queue_depth = Gauge("agentmem_embed_queue_depth", "Texts waiting for the embedding model.",
-                                       registry=r)
-        self.embed_wait_seconds = Histogram("agentmem_embed_wait_seconds", "Time a text waited for the model.",
-                                            buckets=LATENCY_BUCKETS, registry=r)
 
     def refused(self, exc: Refused) -> None:
         self.refusals.labels(exc.namespace, exc.reason, str(exc.status_code)).inc()
@@ -55,7 +61,7 @@ class ProcessMetrics:
         self.registry.register(self._state)
 
     def render(self) -> str:
-        return generate_latest(self.registry).decode()
+        return (generate_latest(self.registry) + generate_latest(EMBEDDING_SERIES)).decode()
 
 
 class _StateCollector(Collector):

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from agentmem.api.app import create_app
+from agentmem.embeddings.queue_metrics import observe_wait, set_depth
 from agentmem.api.metrics import Family, render
 from agentmem.core.settings import Settings
 from conftest import ADMIN_TOKEN, Tenant, make_tenant
@@ -59,8 +60,8 @@ def test_metrics_add_this_process_requests_refusals_pool_and_embedding_queue(set
         assert client.get("/settings/retrieval", headers=alpha.headers).status_code == 200
         assert client.get("/tasks/00000000-0000-0000-0000-000000000000", headers=alpha.headers).status_code == 404
         assert client.get("/settings/retrieval", headers=alpha.headers).status_code == 429  # burst of 2 spent
-        app.state.metrics.embed_queue_depth.set(3)  # what the embedding scheduler will feed
-        app.state.metrics.embed_wait_seconds.observe(0.2)
+        set_depth("metrics-test-model", "query", 3)  # as the embedding scheduler feeds them
+        observe_wait("metrics-test-model", "query", 0.2)
         text = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
     assert 'agentmem_http_requests_total{method="GET",route="/settings/retrieval",status="200"} 1.0' in text
     assert 'agentmem_http_requests_total{method="GET",route="/tasks/{task_id}",status="404"} 1.0' in text
@@ -73,6 +74,7 @@ def test_metrics_add_this_process_requests_refusals_pool_and_embedding_queue(set
     assert "agentmem_db_pool_max 24.0" in text  # max_in_flight // 2 + io_threads
     assert "agentmem_db_pool_waiting 0.0" in text and "agentmem_requests_queued 0.0" in text
     assert "agentmem_requests_in_flight 0.0" in text  # /metrics is not counted: it is let by
-    assert "agentmem_embed_queue_depth 3.0" in text and "agentmem_embed_wait_seconds_count 1.0" in text
+    assert 'agentmem_embed_queue_depth{kind="query",model="metrics-test-model"} 3.0' in text
+    assert 'agentmem_embed_wait_seconds_count{kind="query",model="metrics-test-model"} 1.0' in text
     assert 'agentmem_documents{namespace="alpha"}' not in text  # and the database's numbers are still there:
     assert "# TYPE agentmem_probe_score gauge" in text
