@@ -21,7 +21,9 @@ PROBES = {"probes": probes.run}
 
 @pytest.fixture
 def services(fresh_db: str, tmp_path: Any) -> Iterator[Services]:
-    with hash_services(fresh_db, tmp_path, pool_size=8, webhook_backoff_seconds=0) as svc:
+    # The test receiver listens on loopback, which webhooks reach only when allowed.
+    with hash_services(fresh_db, tmp_path, pool_size=8, webhook_backoff_seconds=0,
+                       webhook_allow_hosts="127.0.0.1") as svc:
         yield svc
 
 
