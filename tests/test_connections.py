@@ -33,7 +33,7 @@ def test_concurrent_searches_and_assemblies_on_a_pool_of_two_all_answer(fresh_db
     """The old shape: the key lookup held a connection for the whole request while /search and
     /context/assemble took one to three more from the same pool. With as many requests as that
     pool has connections, each held one and waited for another until the pool timed out (500)."""
-    settings = Settings(pool_max_size=2, io_threads=2, pool_timeout_seconds=30)
+    settings = Settings(pool_max_size=2, io_threads=2, pool_timeout_seconds=30, namespace_in_flight=12)
     with serve(fresh_db, embedder, settings) as running:
         headers = make_tenant(running, "alpha")
         task = _seed(running.base_url, headers)
