@@ -1,8 +1,5 @@
 """Tenancy: a key reaches its own namespace only, on every endpoint; admin token and keys never stand in for each other.
-
-Every check that a request is refused also sends the same request with the right credentials
-and expects it to succeed, so a refusal cannot pass for a broken request.
-"""
+Each refusal is checked beside the same request with the right credentials succeeding: no broken request passes."""
 
 from __future__ import annotations
 
