@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import uvicorn
 
 from agentmem.core.database import start_embedded
@@ -83,6 +82,8 @@ def serve(database_url: str, embedder: Embedder, settings: Settings | None = Non
 
 def make_tenant(running: Running, name: str) -> dict[str, str]:
     """Create a namespace and a key through the admin API; return the key's request headers."""
+    import httpx  # a client's dependency (tests, benchmarks), not the service's
+
     admin = {"Authorization": f"Bearer {running.admin_token}"}
     with httpx.Client(base_url=running.base_url, timeout=60) as client:
         client.post("/admin/namespaces", json={"name": name}, headers=admin).raise_for_status()
