@@ -46,32 +46,30 @@ def test_the_floors_hold(tmp_path: Path) -> None:
     assert "BROKEN" not in result.stdout
 
 
+def with_module(tmp_path: Path, package: str, name: str, source: str) -> Path:
+    """The installed layout with one module of `package` written here instead of linked."""
+    tree = lay_out(tmp_path)
+    folder = tree.joinpath(*package.split("."))
+    real = folder.resolve()
+    folder.unlink()
+    folder.mkdir()
+    for entry in real.iterdir():
+        if entry.name != name:
+            (folder / entry.name).symlink_to(entry)
+    (folder / name).write_text(source)
+    return tree
+
+
 def test_an_upward_import_breaks_the_contracts(tmp_path: Path) -> None:
     """The check can fail: a core module that imports the API, or a pure module that imports psycopg."""
-    tree = lay_out(tmp_path)
-    core = tree / "agentmem" / "core"
-    real = core.resolve()
-    core.unlink()
-    core.mkdir()
-    for entry in real.iterdir():
-        (core / entry.name).symlink_to(entry)
-    (core / "upward.py").write_text("from agentmem.api import app\n")
-    result = lint(tree)
+    result = lint(with_module(tmp_path, "agentmem.core", "upward.py", "from agentmem.api import app\n"))
     assert result.returncode != 0
     assert "agentmem.core.upward -> agentmem.api.app" in result.stdout
 
 
 def test_a_pure_module_that_does_io_breaks_the_contracts(tmp_path: Path) -> None:
-    tree = lay_out(tmp_path)
-    retrieval = tree / "agentmem" / "retrieval"
-    real = retrieval.resolve()
-    retrieval.unlink()
-    retrieval.mkdir()
-    for entry in real.iterdir():
-        if entry.name != "fusion.py":
-            (retrieval / entry.name).symlink_to(entry)
-    (retrieval / "fusion.py").write_text((real / "fusion.py").read_text() + "\n\ndef _late():\n    import psycopg\n")
-    result = lint(tree)
+    fusion = (ROOT / "retrieval" / "fusion.py").read_text() + "\n\ndef _late():\n    import psycopg\n"
+    result = lint(with_module(tmp_path, "agentmem.retrieval", "fusion.py", fusion))
     assert result.returncode != 0
     assert "agentmem.retrieval.fusion -> psycopg" in result.stdout
 
