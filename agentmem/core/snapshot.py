@@ -8,8 +8,9 @@ block see the same committed state; being read-only it takes no locks a writer w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
