@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 PINNED_HEADER = "# Task (from the operator)"
 SCRATCH_HEADER = "# Scratchpad (step results recorded during this task)"
