@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from agentmem.retrieval.budget import Reserve, check_reserve, depth_for_budget
 from agentmem.retrieval.dedup import near_duplicates
 from agentmem.retrieval.filters import Filters
 from agentmem.memory.freshness import FreshnessPolicy, is_stale
-from agentmem.retrieval.packing import RECENT_ALWAYS_FULL, Candidate, Dropped, Packed, Pinned, Placed, pack, trust_of
+from agentmem.retrieval.packing import RECENT_ALWAYS_FULL, Candidate, Dropped, Packed, Pinned, Placed, pack, shown_fields
 from agentmem.retrieval.search import (
     QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, run_search,
 )
@@ -97,9 +97,9 @@ def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[u
             id=str(e.id), tier="scratchpad", kind=e.kind, text=e.content, tokens=e.tokens,
             cite=f"{label}, {compact_citation(e.citations)}", order=e.seq, score=score,
             summary=e.summary, summary_tokens=e.summary_tokens, recent=e.seq in newest,
-            flags=tuple(injection_flags(e.content)), citations=tuple(e.citations),
+            citations=tuple(e.citations),
         ))
-    return out
+    return [screened(c) for c in out]
 
 
 def _entry_vectors(entries: list[_Entry], qvec: QueryVector, embedder: QueryEmbedder) -> dict[uuid.UUID, np.ndarray]:
@@ -129,10 +129,18 @@ def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float)
         h = r.hit
         out.append(Candidate(
             id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
-            cite=h.source_uri, score=r.score, flags=tuple(injection_flags(h.text)),
-            source_uri=h.source_uri, freshness=r.freshness,
+            cite=h.source_uri, score=r.score, source_uri=h.source_uri, freshness=r.freshness,
         ))
-    return out, dropped
+    return [screened(c) for c in out], dropped
+
+
+def screened(c: Candidate) -> Candidate:
+    """`c` with the screener's flags for every field the context shows of it (text, summary, kind and
+    source or citation), not its text alone: a header is as good a place for an injection as a body."""
+    flags: dict[str, None] = {}
+    for f in shown_fields(c):
+        flags.update(dict.fromkeys(injection_flags(f)))
+    return replace(c, flags=tuple(flags))
 
 
 def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: int, who: Principal,
@@ -203,7 +211,7 @@ def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     c, summarized = p.candidate, p.summarized
     item: dict[str, Any] = {
         "id": c.id, "ref": p.ref, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
-        "score": c.score, "trust": trust_of(c.tier), "flags": list(c.flags), "summarized": summarized,
+        "score": c.score, "trust": c.trust, "flags": list(c.flags), "summarized": summarized,
     }
     if c.source_uri:
         item["source_uri"] = c.source_uri
