@@ -304,7 +304,8 @@ def serve_and_drive(argv: Sequence[str], args: argparse.Namespace) -> int:
     embedder = load_minilm(batch_size=settings.embed_batch_size, threads=settings.embed_threads)
     target = (f"embedded: in-process uvicorn, pool_max_size={settings.pool_max_size},"
               f" embed_batch_size={settings.embed_batch_size}, embed_threads={settings.embed_threads},"
-              f" namespace_in_flight={settings.namespace_in_flight}, embed_slice_seconds={settings.embed_slice_seconds},"
+              f" namespace_in_flight={settings.namespace_in_flight},"
+              f" embed_slice_seconds={settings.embed_slice_seconds},"
               " job scheduler off")
     out = args.out.resolve()
     with embedded_database() as url, serve(url, embedder, settings) as running:

@@ -15,7 +15,6 @@ AgentmemError
 
 from __future__ import annotations
 
-
 import math
 
 
