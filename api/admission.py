@@ -17,30 +17,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from agentmem.core.errors import AgentmemError
+from agentmem.core.errors import Overloaded, RateLimited
 from agentmem.core.settings import Settings
-
-class Refused(AgentmemError):
-    """Not now: retry after `retry_after` seconds. `limit` names the setting that refused, `value` its value."""
-
-    def __init__(self, message: str, *, retry_after: int, limit: str, value: float, reason: str,
-                 namespace: str = "") -> None:
-        super().__init__(message)
-        self.retry_after = max(1, retry_after)
-        self.limit = limit
-        self.value = value
-        self.reason = reason  # in_flight | rate | ingest | queue_full | queue_timeout | pool
-        self.namespace = namespace
-
-
-class RateLimited(Refused):
-    status_code = 429
-    code = "rate_limited"
-
-
-class Overloaded(Refused):
-    status_code = 503
-    code = "overloaded"
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentmem.api.admission import Admission, KeyCache, Limits, ProcessGate, Refused
+from agentmem.api.admission import Admission, KeyCache, Limits, ProcessGate
+from agentmem.core.errors import Refused
 from agentmem.core.settings import Settings
 
 TICKET = "agentmem.ticket"  # the scope key of a request's Ticket

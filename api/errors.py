@@ -11,9 +11,8 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agentmem.api.admission import Overloaded, Refused
 from agentmem.api.admission_middleware import TICKET, refusal_body
-from agentmem.core.errors import AgentmemError
+from agentmem.core.errors import AgentmemError, Overloaded, Refused
 from agentmem.core.settings import Settings
 
 log = logging.getLogger("agentmem.api")
@@ -79,8 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _agentmem(request: Request, exc: AgentmemError) -> JSONResponse:
         if isinstance(exc, Refused):
             return _refused(request, exc)
-        headers = None if exc.retry_after is None else {"Retry-After": str(max(1, round(exc.retry_after)))}
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:

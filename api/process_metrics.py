@@ -18,7 +18,8 @@ from agentmem.embeddings import queue_metrics
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentmem.api.admission import ProcessGate, Refused
+from agentmem.api.admission import ProcessGate
+from agentmem.core.errors import Refused
 from agentmem.api.admission_middleware import TICKET
 
 # Seconds: a search takes milliseconds, an ingest of a large batch tens of seconds.

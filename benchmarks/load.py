@@ -44,7 +44,7 @@ import httpx
 from benchmarks import load_data as data
 from benchmarks.corpus import load_locomo
 from benchmarks.load_readback import Ledger, readback
-from benchmarks.load_stats import Phase, Sample, is_ok, limit_of, phase_summary, ratio, table
+from benchmarks.load_stats import Phase, Sample, is_ok, limit_of, phase_summary, ratio, table, with_stages
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "load.json"
 REPO = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ async def send(http: httpx.AsyncClient, phase: Phase, route: str, method: str, p
         limit, message = limit_of(payload)
     elif status.isdigit() and int(status) >= 500:
         message = limit_of(payload)[1]
-    phase.samples.append(Sample(route, status, ms, limit, message))
+    phase.samples.append(Sample(route, status, ms, limit, message, with_stages(status, ms, payload)))
     return status, payload, wait
 
 
@@ -301,9 +301,12 @@ def serve_and_drive(argv: Sequence[str], args: argparse.Namespace) -> int:
     errors = ServerErrors()
     logging.getLogger("agentmem.api").addHandler(errors)
     settings = Settings()
-    embedder = load_minilm(batch_size=settings.embed_batch_size)
+    embedder = load_minilm(batch_size=settings.embed_batch_size, threads=settings.embed_threads)
     target = (f"embedded: in-process uvicorn, pool_max_size={settings.pool_max_size},"
-              f" embed_batch_size={settings.embed_batch_size}, scheduler off")
+              f" embed_batch_size={settings.embed_batch_size}, embed_threads={settings.embed_threads},"
+              f" namespace_in_flight={settings.namespace_in_flight},"
+              f" embed_slice_seconds={settings.embed_slice_seconds},"
+              " job scheduler off")
     out = args.out.resolve()
     with embedded_database() as url, serve(url, embedder, settings) as running:
         here = ["--out", str(out)]  # the child runs in the checkout: pass paths whole

@@ -22,6 +22,7 @@ class Sample:
     ms: float
     limit: str | None = None  # for a 429: the limit its body names
     message: str | None = None  # for a 429 or a 5xx: its message, numbers blanked
+    stages: dict[str, float] | None = None  # a 2xx assemble: the server's timings_ms, plus "outside" it
 
 
 @dataclass
@@ -91,6 +92,24 @@ def route_summary(samples: list[Sample], seconds: float) -> dict[str, Any]:
     }
 
 
+def stage_summary(samples: list[Sample]) -> dict[str, dict[str, float | None]]:
+    """Where an answered request's time went, stage by stage (ms p50/p95/max). `outside` is the client's
+    time minus the server's total: admission's queue, a free worker thread, HTTP and the event loops."""
+    timed = [s.stages for s in samples if s.stages]
+    names = sorted({k for t in timed for k in t})
+    return {k: _ms([t.get(k, 0.0) for t in timed]) for k in names}
+
+
+def with_stages(status: str, ms: float, body: Any) -> dict[str, float] | None:
+    """The stage timings an answered request reports (timings_ms), and the time spent outside them."""
+    timings = body.get("timings_ms") if is_ok(status) and isinstance(body, dict) else None
+    if not isinstance(timings, dict) or "total" not in timings:
+        return None
+    stages = {str(k): float(v) for k, v in timings.items() if isinstance(v, (int, float))}
+    stages["outside"] = max(0.0, ms - stages["total"])
+    return stages
+
+
 def phase_summary(phase: Phase) -> dict[str, Any]:
     routes = sorted({s.route for s in phase.samples})
     seconds = {r: phase.seconds_by_route.get(r, phase.seconds) for r in routes}
@@ -107,6 +126,7 @@ def phase_summary(phase: Phase) -> dict[str, Any]:
         "transport_errors": sum(1 for s in phase.samples if s.status.startswith("transport:")),
         "rate_limited": sum(r["rate_limited"]["count"] for r in by_route.values()),
         "routes": by_route,
+        "stages": {r: st for r in routes if (st := stage_summary([s for s in phase.samples if s.route == r]))},
     }
 
 
@@ -148,6 +168,10 @@ def table(result: dict[str, Any]) -> str:
                 lines.append(f"429 {phase['name']} {route}: {n} x limit {name!r}")
             for msg, n in r["server_error_messages"].items():
                 lines.append(f"5xx {phase['name']} {route}: {n} x {msg!r}")
+    for phase in [idle, *result["runs"]]:
+        for route, stages in phase.get("stages", {}).items():
+            parts = ", ".join(f"{k} {_f(v['p50'])}/{_f(v['p95'])}" for k, v in stages.items())
+            lines.append(f"stages {phase['name']} {route} (ms p50/p95): {parts}")
     rb = result["readback"]
     lines.append(f"readback: {rb['acknowledged']} acknowledged writes, {rb['missing']} missing,"
                  f" {rb['mismatched']} mismatched, {rb['superseded_by_unacknowledged']} hold a later"

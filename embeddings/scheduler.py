@@ -14,7 +14,8 @@ scheduling decision. Each round the worker:
 A query therefore waits for at most the slice in progress, and a namespace's bulk work for at most
 one slice of every other namespace with work (and the queries in between). Callers block on their request; a request that makes
 no progress for `timeout_seconds`, or that arrives while `max_pending` texts of its kind already
-wait, gets `Overloaded` (503 with Retry-After).
+wait, gets `Overloaded` (503 with Retry-After). Progress on the work ahead of a request in its
+namespace's lane counts as its own: a long queue of one's own work is not a stuck model.
 
 The worker is started by the first request and exits after `idle_exit_seconds` without work.
 """
@@ -46,7 +47,7 @@ class SchedulerPolicy:
     slice_seconds: float | None = 0.25  # fewer when they would take longer (None: always slice_texts)
     query_batch: int = 64  # queries embedded together in one forward pass
     max_pending: int = 100_000  # texts of one kind waiting; above it new requests are refused
-    timeout_seconds: float = 30.0  # longest a caller waits without its request progressing
+    timeout_seconds: float = 30.0  # longest a caller waits without it (or the work ahead in its lane) progressing
     idle_exit_seconds: float = 30.0  # the worker thread exits after this long without work
 
     def __post_init__(self) -> None:
@@ -134,7 +135,8 @@ class EmbedScheduler:
             if self._pending[kind] >= self.policy.max_pending:
                 raise Overloaded(
                     f"the embedding model {self.model} has {self._pending[kind]:,} {kind} texts waiting; "
-                    "retry later", retry_after=self._retry_after(kind))
+                    "retry later", retry_after=self._retry_after(kind), limit="embed_queue_max_texts",
+                    value=self.policy.max_pending, reason="embed_queue_full")
             if query:
                 self._queries.append(request)
             else:
@@ -178,8 +180,10 @@ class EmbedScheduler:
                 if self._clock() - request.progressed < timeout:
                     continue
                 error = Overloaded(
-                    f"the embedding model {self.model} made no progress on this request for {timeout:g} s; "
-                    "retry later", retry_after=self._retry_after(request.kind))
+                    f"the embedding model {self.model} made no progress on this request (nor on the work ahead "
+                    f"of it) for {timeout:g} s (embed_timeout_seconds); "
+                    "retry later", retry_after=self._retry_after(request.kind), limit="embed_timeout_seconds",
+                    value=timeout, reason="embed_no_progress")
                 if self._cancel(request, error):
                     raise error
         if request.error is not None:
@@ -324,6 +328,11 @@ class EmbedScheduler:
             r.progressed = finished
             if r.done == len(r.texts) and r.error is None:
                 r.finished.set()
+        if kind == BULK:
+            with self._cond:  # the work queued behind it in its namespace moved up too
+                for lane in {r.lane for r, _, _ in parts}:
+                    for waiting in self._lanes.get(lane, ()):
+                        waiting.progressed = finished
 
     def _checked(self, vectors: np.ndarray, n: int) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32)

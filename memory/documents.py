@@ -280,13 +280,36 @@ def upsert_documents(
     Changed text is embedded here, synchronously: a write never leaves a stale vector behind. The
     re-embedding job only handles model changes and chunks changed behind the service's back.
     """
+    to_embed, models = _to_embed(conn, embedders, who, docs)
+    prepared = prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)
+    return _write_all(conn, who, docs, prepared, embedders, chunk_tokens)
+
+
+def upsert_pooled(pool: Any, embedders: Embedders, who: Principal, docs: Sequence[DocumentInput],
+                  chunk_tokens: int) -> list[UpsertResult]:
+    """upsert_documents for a request: no connection is held while the chunks are embedded (the slow
+    part, seconds for a large batch), so a batch in the embedding queue leaves the pool to others."""
+    with pool.connection() as conn:
+        to_embed, models = _to_embed(conn, embedders, who, docs)
+    prepared = prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)
+    with pool.connection() as conn:
+        return _write_all(conn, who, docs, prepared, embedders, chunk_tokens)
+
+
+def _to_embed(conn: psycopg.Connection[Any], embedders: Embedders, who: Principal,
+              docs: Sequence[DocumentInput]) -> tuple[list[DocumentInput], NamespaceModels]:
+    """The documents whose content is new, and the models to embed them with (checked again on write)."""
     stored = known_content(conn, who, [d.source_uri for d in docs])
     to_embed = [d for d in docs if stored.get(d.source_uri) != (content_hash(d.text), d.context)]
-    models = current_models(conn, embedders, who.namespace_id)
-    prepared = {id(p.doc): p for p in prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)}
+    return to_embed, current_models(conn, embedders, who.namespace_id)
+
+
+def _write_all(conn: psycopg.Connection[Any], who: Principal, docs: Sequence[DocumentInput],
+               prepared: list[Prepared], embedders: Embedders, chunk_tokens: int) -> list[UpsertResult]:
+    by_doc = {id(p.doc): p for p in prepared}
     results = []
     for d in docs:
-        p = prepared.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))
+        p = by_doc.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))
         results.append(_write_with_retry(conn, who, p, embedders, chunk_tokens))
     return results
 

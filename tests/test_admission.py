@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.api.admission import Admission, KeyCache, Limits, Overloaded, ProcessGate, RateLimited, TokenBucket
+from agentmem.api.admission import Admission, KeyCache, Limits, ProcessGate, TokenBucket
+from agentmem.core.errors import Overloaded, RateLimited
 from agentmem.api.app import create_app
 from agentmem.api.deps import document_texts
 from agentmem.api.in_thread import make_tenant, serve

@@ -4,13 +4,17 @@ and a pool with no free connection answers 503 with Retry-After instead of hangi
 from __future__ import annotations
 
 import re
+import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
+import numpy as np
 
 from agentmem.api.in_thread import make_tenant, serve
 from agentmem.core.settings import Settings
+from hash_embedder import HashEmbedder
 from locks import namespace_locked, wait_until_blocked
 
 
@@ -75,3 +79,33 @@ def test_a_pool_with_no_free_connection_answers_503_with_retry_after(fresh_db: s
             assert 'agentmem_rejections_total{namespace="",reason="pool",status="503"} 1.0' in metrics.text
         assert blocked.result().status_code == 200
         assert httpx.get(f"{running.base_url}/settings/retrieval", headers=beta, timeout=60).status_code == 200
+
+
+class GatedEmbedder(HashEmbedder):
+    """Holds the embedding of any text containing GATE until `release`: a slow batch, on demand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if any("GATE" in t for t in texts):
+            self.entered.set()
+            assert self.release.wait(60)
+        return super().embed(texts)
+
+
+def test_a_document_write_holds_no_connection_while_its_chunks_are_embedded(fresh_db: str) -> None:
+    """With one pooled connection, a read answers while a write's chunks are in the model: before,
+    the write held the connection through the embedding and the read got 503 after the pool timeout."""
+    gated = GatedEmbedder()
+    with serve(fresh_db, gated, Settings(pool_max_size=1, pool_timeout_seconds=5)) as running:
+        alpha = make_tenant(running, "alpha")
+        with ThreadPoolExecutor(1) as pool:
+            write = pool.submit(lambda: httpx.put(f"{running.base_url}/documents", headers=alpha, timeout=120,
+                                                  json={"source_uri": "kb://slow", "text": "A GATE document."}))
+            assert gated.entered.wait(60)
+            read = httpx.get(f"{running.base_url}/documents/{uuid.uuid4()}", headers=alpha, timeout=60)
+            gated.release.set()
+            assert write.result().status_code == 200
+        assert read.status_code == 404, read.text  # the read reached the database: the pool was free

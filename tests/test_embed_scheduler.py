@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from agentmem.core.errors import Overloaded
+from agentmem.core.errors import Overloaded, Refused
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
 from agentmem.embeddings.registry import Embedders, ModelSpec
@@ -161,6 +161,7 @@ def test_a_full_queue_refuses_new_work_of_its_kind_with_overloaded() -> None:
         with pytest.raises(Overloaded, match="has 8 bulk texts waiting") as refused:
             s.submit(["one more"], "b")
         assert refused.value.status_code == 503 and refused.value.retry_after >= 1
+        assert isinstance(refused.value, Refused) and refused.value.limit == "embed_queue_max_texts"
         query = pool.submit(s.submit, ["a query"], query=True)  # queries have their own bound
         until(lambda: s.stats().depth["query"] == 1)
         model.release.set()
@@ -174,7 +175,8 @@ def test_a_request_without_progress_for_the_timeout_gives_up_and_is_never_embedd
     with ThreadPoolExecutor(2) as pool:
         held = pool.submit(s.submit, ["held"], "a")
         assert model.entered.wait(WAIT)
-        with pytest.raises(Overloaded, match="made no progress on this request for 0.05 s"):
+        no_progress = r"made no progress on this request \(nor on the work ahead of it\) for 0.05 s"
+        with pytest.raises(Overloaded, match=no_progress):
             s.submit(["the query"], query=True)
         assert s.stats().depth["query"] == 0
         with pytest.raises(Overloaded):

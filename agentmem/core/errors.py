@@ -7,17 +7,20 @@ AgentmemError
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
  +-- ModelUnavailable  503: the namespace's embedding model is not configured in this service
- +-- Overloaded        503: a shared resource (e.g. the embedding model) is saturated; retry after `retry_after` s
+ +-- Refused              not now: retry after `retry_after` s (sent as Retry-After); `limit` names the setting
+ |    +-- RateLimited  429: the caller's namespace is over one of its limits (api/admission.py)
+ |    +-- Overloaded   503: the process or a shared resource (slots, pool, embedding model) is saturated
  +-- ConfigurationError   start-up refused (e.g. pgvector too old)
 """
 
 from __future__ import annotations
 
+import math
+
 
 class AgentmemError(Exception):
     status_code = 500
     code = "internal"
-    retry_after: float | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -54,13 +57,31 @@ class ModelUnavailable(AgentmemError):
     code = "model_unavailable"
 
 
-class Overloaded(AgentmemError):
+class Refused(AgentmemError):
+    """Not now: retry after `retry_after` whole seconds. `limit` names the setting that refused and
+    `value` its value; `reason` says which check (for metrics); `namespace` whose request it was."""
+
     status_code = 503
     code = "overloaded"
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    def __init__(self, message: str, *, retry_after: float = 1, limit: str, value: float | None = None,
+                 reason: str = "", namespace: str = "") -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.limit = limit
+        self.value = value
+        self.reason = reason or limit  # in_flight | rate | ingest | queue_full | queue_timeout | pool | embed_*
+        self.namespace = namespace
+
+
+class RateLimited(Refused):
+    status_code = 429
+    code = "rate_limited"
+
+
+class Overloaded(Refused):
+    status_code = 503
+    code = "overloaded"
 
 
 class ConfigurationError(AgentmemError):

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     embed_slice_seconds: float = 0.25
     embed_queue_max_texts: int = 100_000
     embed_timeout_seconds: float = 30.0
+    # torch threads of a forward pass over more than two texts (a query runs on one): 1 leaves the
+    # other cores to requests' SQL and Python; 0 lets torch take every core (docs/ingest.md).
+    embed_threads: int = Field(default=1, ge=0)
 
     # Chunking: measured in docs/chunking.md (speed and retrieval quality per size).
     chunk_tokens: int = 128
@@ -115,7 +118,7 @@ class Settings(BaseSettings):
     queue_wait_seconds: float = 10.0  # longest wait in that queue; then 503
     # Per namespace (AGENTMEM_NAMESPACE_LIMITS='{"acme": {"requests_per_second": 500}}' overrides any
     # of the four for one namespace). Above one: 429 naming it.
-    namespace_in_flight: int = 8  # requests at once, queued ones included (a quarter of max_in_flight)
+    namespace_in_flight: int = 4  # requests at once, queued ones included (README "Limits": why 4)
     namespace_requests_per_second: float = 100.0  # token bucket refill rate
     namespace_burst: int = 200  # token bucket size
     namespace_ingest_tokens: int = 500_000  # tokens of document text being ingested at once (PUT/batch)

@@ -30,18 +30,18 @@ def _to_input(body: DocumentIn) -> documents.DocumentInput:
 
 
 @router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
-def put_document(body: DocumentIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
+def put_document(body: DocumentIn, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     check_document(body.metadata, body.context, services.settings)
-    [result] = documents.upsert_documents(
-        conn, services.embedders, who, [_to_input(body)], services.settings.chunk_tokens
+    [result] = documents.upsert_pooled(
+        services.pool, services.embedders, who, [_to_input(body)], services.settings.chunk_tokens
     )
     return UpsertOut(**asdict(result))
 
 
 @router.post("/documents/batch", response_model=BatchOut, dependencies=[IngestDep])
-def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> BatchOut:
+def put_batch(body: BatchIn, who: PrincipalDep, services: ServicesDep) -> BatchOut:
     """Each item is validated and written on its own, and answered on its own."""
     limit = services.settings.max_batch_documents
     check_size(len(body.documents), limit, "the batch (documents)")
@@ -71,8 +71,8 @@ def put_batch(body: BatchIn, conn: ConnDep, who: PrincipalDep, services: Service
             results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=problem.message)
             continue
         valid.append((i, item))
-    written = documents.upsert_documents(
-        conn, services.embedders, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
+    written = documents.upsert_pooled(
+        services.pool, services.embedders, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
     )
     for (i, item), r in zip(valid, written, strict=True):
         results[i] = BatchItemOut(

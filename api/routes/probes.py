@@ -146,14 +146,15 @@ def get_alerting(conn: ConnDep, who: PrincipalDep) -> AlertingOut:
 
 
 @router.put("/settings/alerting", response_model=AlertingOut)
-def put_alerting(body: AlertingIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> AlertingOut:
+def put_alerting(body: AlertingIn, who: PrincipalDep, services: ServicesDep) -> AlertingOut:
     """A webhook must point at a public address (or one the service's operator allows): the service's own
-    network makes the request."""
+    network makes the request. Its name is resolved before a connection is taken (DNS may be slow)."""
     if body.webhook_url is not None:
         try:
             check_configured(body.webhook_url, AllowList.parse(services.settings.webhook_allow_hosts))
         except DestinationRefused as refused:
             raise InvalidInput(f"webhook_url: {refused.reason}; use a public receiver, or ask the service's"
                                " operator to allow it (AGENTMEM_WEBHOOK_ALLOW_HOSTS)") from None
-    stored = set_alerting_settings(conn, who.namespace_id, body.model_dump(exclude_none=True))
+    with services.pool.connection() as conn:
+        stored = set_alerting_settings(conn, who.namespace_id, body.model_dump(exclude_none=True))
     return _alerting(stored, Baseline.from_stored(stored.get("baseline")))
