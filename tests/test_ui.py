@@ -27,7 +27,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def sign_in(client: TestClient, key: str) -> httpx.Response:
-    return client.post("/ui/sign-in", data={"key": key}, follow_redirects=False)
+    """As a browser does: load the form (it sets the sign-in token's cookie), then post it with the token."""
+    return client.post("/ui/sign-in", data={"key": key, "csrf": form_token(client)}, follow_redirects=False)
+
+
+def form_token(client: TestClient) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui").text)
+    assert m, "no sign-in token in the form"
+    return m.group(1)
 
 
 def put(client: TestClient, t: Tenant, uri: str, text: str) -> None:
