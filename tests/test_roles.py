@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from conftest import ADMIN_TOKEN, make_tenant, snapshot
 from fastapi.testclient import TestClient
+from hash_embedder import HashEmbedder
+from route_list import app_routes, shape
+from test_tenancy import ADMIN_CALLS, KEY_CALLS, Call
 
 from agentmem.api.app import create_app
 from agentmem.core.settings import Settings
 from agentmem.memory.keys import ROLES, allows
-from conftest import ADMIN_TOKEN, make_tenant, snapshot
-from hash_embedder import HashEmbedder
-from route_list import app_routes, shape
-from test_tenancy import ADMIN_CALLS, KEY_CALLS, Call
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
