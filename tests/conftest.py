@@ -157,8 +157,8 @@ TABLES = (
 )
 
 
-# Bookkeeping a request may change without changing any data: a key's last use (api_keys.last_used_at).
-_UNWATCHED = {"api_keys": "(t.id, t.namespace_id, t.label, t.key_hash, t.created_at, t.role, t.expires_at, t.revoked_at)"}
+# A row as snapshots see it: all but the bookkeeping a request changes without changing data (a key's last use).
+WATCHED = {"api_keys": "(t.id, t.namespace_id, t.label, t.key_hash, t.created_at, t.role, t.expires_at, t.revoked_at)"}
 
 
 def snapshot(db: psycopg.Connection[Any]) -> dict[str, list[str]]:
@@ -166,7 +166,7 @@ def snapshot(db: psycopg.Connection[Any]) -> dict[str, list[str]]:
     return {
         table: sorted(
             r[0] for r in db.execute(sql.SQL("SELECT {}::text FROM {} t").format(
-                sql.SQL(_UNWATCHED.get(table, "t")), sql.Identifier(table))).fetchall()
+                sql.SQL(WATCHED.get(table, "t")), sql.Identifier(table))).fetchall()
         )
         for table in TABLES
     }

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
-from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
+from conftest import ADMIN_TOKEN, WATCHED, Tenant, make_tenant, snapshot
 from hash_embedder import HashEmbedder
 from route_list import app_routes, shape
 
@@ -343,7 +343,7 @@ def test_probe_listings_hold_only_own_rows(client: TestClient, world: World) -> 
 
 _ROWS_OF = {
     "namespaces": "SELECT t::text FROM namespaces t WHERE id = %(ns)s",
-    "api_keys": "SELECT t::text FROM api_keys t WHERE namespace_id = %(ns)s",
+    "api_keys": f"SELECT {WATCHED['api_keys']}::text FROM api_keys t WHERE namespace_id = %(ns)s",
     "tasks": "SELECT t::text FROM tasks t WHERE namespace_id = %(ns)s",
     "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id"
                      " WHERE k.namespace_id = %(ns)s",
