@@ -236,6 +236,11 @@ class KeyCache:
                 self._names.move_to_end(key_hash)
             return name
 
+    def forget(self, key_hash: bytes) -> None:
+        """A key refused (revoked, expired): its requests are no longer counted in its namespace."""
+        with self._lock:
+            self._names.pop(key_hash, None)
+
     def remember(self, key_hash: bytes, namespace: str) -> None:
         with self._lock:
             self._names[key_hash] = namespace

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any, AsyncIterator, Iterator
+from typing import Annotated, Any, AsyncIterator, Callable, Iterator
 
 import psycopg
 from fastapi import Depends, Request
@@ -12,10 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agentmem.api.admission_middleware import TICKET, Gatekeeper
 from agentmem.api.services import Services
-from agentmem.core.errors import PayloadTooLarge, Unauthorized
+from agentmem.core.errors import Forbidden, PayloadTooLarge, Unauthorized
 from agentmem.core.settings import Settings
 from agentmem.core.tokens import count_many
-from agentmem.memory.namespaces import Principal, resolve_key
+from agentmem.memory.keys import allows
+from agentmem.memory.namespaces import Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -56,18 +57,45 @@ def get_principal(request: Request, services: ServicesDep, credentials: Credenti
     if credentials is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     held = request.scope.get(_HELD)
-    if held is not None:
-        principal = resolve_key(held, credentials.credentials)
-    else:
-        with services.pool.connection() as conn:
-            principal = resolve_key(conn, credentials.credentials)
-    if principal is None:
-        raise Unauthorized("unknown API key; ask your operator for a key of your namespace")
+    try:
+        if held is not None:
+            principal = authenticate(held, credentials.credentials)
+        else:
+            with services.pool.connection() as conn:
+                principal = authenticate(conn, credentials.credentials)
+    except Unauthorized:
+        ticket = request.scope.get(TICKET)
+        if ticket is not None and ticket.key_hash is not None:
+            get_keeper(request).keys.forget(ticket.key_hash)  # a revoked key stops counting in its namespace
+        raise
     get_keeper(request).admit_principal(request.scope.get(TICKET), principal.namespace)
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(needed: str, action: str | None = None) -> Callable[..., Principal]:
+    """A dependency giving the caller when its key's role reaches `needed` (read < agent < operator), else
+    403 naming the role needed. `action` says what the route does ("changing the pinned task context");
+    by default the method and path."""
+
+    def check(request: Request, who: PrincipalDep) -> Principal:
+        if not allows(who.role, needed):
+            route = request.scope.get("route")
+            doing = action or f"{request.method} {getattr(route, 'path', request.url.path)}"
+            raise Forbidden(f"this key has role {who.role}; {doing} needs {_an(needed)} {needed} key")
+        return who
+    return check
+
+
+def _an(role: str) -> str:
+    return "an" if role[0] in "aeiou" else "a"
+
+
+ReadDep = Annotated[Principal, Depends(require_role("read"))]
+AgentDep = Annotated[Principal, Depends(require_role("agent"))]
+OperatorDep = Annotated[Principal, Depends(require_role("operator"))]
 
 
 def require_admin(request: Request, credentials: Credentials) -> None:

@@ -24,12 +24,14 @@ from agentmem.embeddings.models import Model, NamespaceModels, adopt_default, de
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.chunking import Chunk, chunk_text
 from agentmem.memory.hashing import content_hash
+from agentmem.memory.keys import written_by
 from agentmem.memory.namespaces import Principal
 
 _COLUMNS = (
     "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"
     " ingested_at, updated_at, last_verified_at,"
-    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days"
+    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days, "
+    + written_by("documents.written_by")
 )
 
 
@@ -68,6 +70,7 @@ class Document:
     updated_at: datetime
     last_verified_at: datetime
     refresh_interval_days: float | None
+    written_by: dict[str, Any] | None  # the key that wrote this version: {key_id, label}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.core.errors import Conflict, NotFound
+from agentmem.core.errors import Conflict, NotFound, Unauthorized
 
 KEY_PREFIX = "amk_"
 
@@ -28,13 +28,14 @@ class Namespace:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: decided by the key alone."""
+    """Who is calling: decided by the key alone. `key_id` is recorded on every write (provenance)."""
 
     namespace_id: int
     namespace: str
     key_id: uuid.UUID
     retrieval: dict[str, Any] = field(default_factory=dict)  # the namespace's retrieval defaults
     freshness: dict[str, Any] = field(default_factory=dict)  # its freshness settings (memory/freshness.py)
+    role: str = "operator"  # operator, agent or read (memory/keys.py)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class IssuedKey:
     key: str
     label: str
     namespace: str
+    role: str
+    expires_at: datetime | None
 
 
 def hash_key(key: str) -> bytes:
@@ -73,28 +76,75 @@ def get_namespace(conn: psycopg.Connection[Any], name: str) -> Namespace:
     return row
 
 
-def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str) -> IssuedKey:
+def issue_key(conn: psycopg.Connection[Any], namespace_name: str, label: str, role: str = "operator",
+              expires_at: datetime | None = None, expires_in_days: float | None = None) -> IssuedKey:
+    """A new key of the namespace; `expires_in_days` counts from the database's clock."""
     ns = get_namespace(conn, namespace_name)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO api_keys (namespace_id, label, key_hash) VALUES (%(ns)s, %(label)s, %(hash)s) RETURNING id",
-            {"ns": ns.id, "label": label, "hash": hash_key(key)},
+            "INSERT INTO api_keys (namespace_id, label, key_hash, role, expires_at)"
+            " VALUES (%(ns)s, %(label)s, %(hash)s, %(role)s,"
+            " coalesce(%(at)s, now() + %(days)s * interval '1 day')) RETURNING id, expires_at",
+            {"ns": ns.id, "label": label, "hash": hash_key(key), "role": role, "at": expires_at,
+             "days": expires_in_days},
         ).fetchone()
     assert row is not None
-    return IssuedKey(id=row[0], key=key, label=label, namespace=ns.name)
+    return IssuedKey(id=row[0], key=key, label=label, namespace=ns.name, role=role, expires_at=row[1])
+
+
+@dataclass(frozen=True)
+class _KeyRow:
+    namespace_id: int
+    namespace: str
+    key_id: uuid.UUID
+    retrieval: dict[str, Any]
+    freshness: dict[str, Any]
+    role: str
+    revoked: bool
+    expires_at: datetime | None
+    expired: bool
+    touch: bool  # last used over a minute ago: record this use
+
+
+# One indexed read per request; last_used_at is written at most once a minute per key.
+_LOOKUP = (
+    "SELECT k.namespace_id, n.name AS namespace, k.id AS key_id, n.retrieval, n.freshness, k.role,"
+    " k.revoked_at IS NOT NULL AS revoked, k.expires_at, coalesce(k.expires_at <= now(), false) AS expired,"
+    " (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS touch"
+    " FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id WHERE k.key_hash = %(hash)s"
+)
+# SKIP LOCKED: requests of the same key at the same moment never wait on each other to record a use.
+_TOUCH = (
+    "UPDATE api_keys SET last_used_at = now() WHERE id = (SELECT id FROM api_keys WHERE id = %(id)s"
+    " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') FOR UPDATE SKIP LOCKED)"
+)
+
+
+def authenticate(conn: psycopg.Connection[Any], key: str) -> Principal:
+    """The caller of a key, read from the database on every request (no cache: a revocation holds at once
+    in every process), or Unauthorized saying why not: unknown, revoked or expired."""
+    row = conn.cursor(row_factory=class_row(_KeyRow)).execute(_LOOKUP, {"hash": hash_key(key)}).fetchone()
+    if row is None:
+        raise Unauthorized("unknown API key; ask your operator for a key of your namespace")
+    if row.revoked:
+        raise Unauthorized("this API key was revoked; ask your operator for a new one")
+    if row.expired:
+        assert row.expires_at is not None
+        at = row.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        raise Unauthorized(f"this API key expired at {at}; ask your operator for a new one")
+    if row.touch:
+        conn.execute(_TOUCH, {"id": row.key_id})
+    return Principal(namespace_id=row.namespace_id, namespace=row.namespace, key_id=row.key_id,
+                     retrieval=row.retrieval, freshness=row.freshness, role=row.role)
 
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
-    row = conn.execute(
-        "SELECT k.namespace_id, n.name, k.id, n.retrieval, n.freshness FROM api_keys k"
-        " JOIN namespaces n ON n.id = k.namespace_id"
-        " WHERE k.key_hash = %(hash)s",
-        {"hash": hash_key(key)},
-    ).fetchone()
-    if row is None:
+    """The caller of a valid key, None for any other (unknown, revoked, expired)."""
+    try:
+        return authenticate(conn, key)
+    except Unauthorized:
         return None
-    return Principal(namespace_id=row[0], namespace=row[1], key_id=row[2], retrieval=row[3], freshness=row[4])
 
 
 def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaults: dict[str, Any]) -> None:

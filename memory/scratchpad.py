@@ -18,13 +18,14 @@ from agentmem.core.tokens import count_tokens
 from agentmem.embeddings.models import Model, adopt_default, default_model, namespace_models
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.hashing import content_hash
+from agentmem.memory.keys import written_by
 from agentmem.memory.namespaces import Principal
 from agentmem.memory.tasks import get_task
 
 CLAIM_KINDS = ("fact", "result")
 _COLUMNS = (
     "id, seq, task_id, kind, content, summary, step, citations, unsourced, content_hash, tokens,"
-    " summary_tokens, created_at"
+    " summary_tokens, created_at, " + written_by("scratchpad_entries.written_by")
 )
 
 
@@ -43,6 +44,7 @@ class Entry:
     tokens: int
     summary_tokens: int | None
     created_at: datetime
+    written_by: dict[str, Any] | None = None  # the key that wrote it: {key_id, label}
 
 
 def check_sourcing(kind: str, citations: list[dict[str, Any]], unsourced: bool) -> None:

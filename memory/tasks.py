@@ -14,10 +14,12 @@ from psycopg.types.json import Jsonb
 from agentmem.core.errors import Conflict, NotFound
 from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_many
+from agentmem.memory.keys import written_by
 from agentmem.memory.namespaces import Principal
 
 _COLUMNS = (
-    "id, goal, constraints, pinned, pinned_tokens, version, status, outcome, created_at, updated_at, completed_at"
+    "id, goal, constraints, pinned, pinned_tokens, version, status, outcome, created_at, updated_at, completed_at, "
+    + written_by("tasks.written_by")
 )
 
 
@@ -34,6 +36,7 @@ class Task:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    written_by: dict[str, Any] | None = None  # the key that wrote this version: {key_id, label}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class TaskVersion:
     constraints: list[str]
     pinned: list[dict[str, str]]
     created_at: datetime
+    written_by: dict[str, Any] | None = None
 
 
 def pinned_token_count(goal: str, constraints: list[str], pinned: list[dict[str, str]]) -> int:
@@ -57,8 +61,8 @@ def create_task(
     with conn.transaction():
         cur = conn.cursor(row_factory=class_row(Task))
         task = cur.execute(
-            f"INSERT INTO tasks (namespace_id, goal, constraints, pinned, pinned_tokens, created_by)"
-            f" VALUES (%(ns)s, %(goal)s, %(constraints)s, %(pinned)s, %(tokens)s, %(key)s) RETURNING {_COLUMNS}",
+            f"INSERT INTO tasks (namespace_id, goal, constraints, pinned, pinned_tokens, created_by, written_by)"
+            f" VALUES (%(ns)s, %(goal)s, %(constraints)s, %(pinned)s, %(tokens)s, %(key)s, %(key)s) RETURNING {_COLUMNS}",
             {
                 "ns": who.namespace_id,
                 "goal": goal,
@@ -99,8 +103,9 @@ def update_task(
         new_constraints = old.constraints if constraints is None else constraints
         new_pinned = old.pinned if pinned is None else pinned
         conn.execute(
-            "INSERT INTO task_versions (task_id, version, goal, constraints, pinned, changed_by, created_at)"
-            " VALUES (%(id)s, %(version)s, %(goal)s, %(constraints)s, %(pinned)s, %(key)s, %(at)s)",
+            "INSERT INTO task_versions (task_id, version, goal, constraints, pinned, changed_by, created_at, written_by)"
+            " VALUES (%(id)s, %(version)s, %(goal)s, %(constraints)s, %(pinned)s, %(key)s, %(at)s,"
+            " (SELECT written_by FROM tasks WHERE id = %(id)s))",
             {
                 "id": old.id,
                 "version": old.version,
@@ -114,7 +119,8 @@ def update_task(
         cur = conn.cursor(row_factory=class_row(Task))
         task = cur.execute(
             f"UPDATE tasks SET goal = %(goal)s, constraints = %(constraints)s, pinned = %(pinned)s,"
-            f" pinned_tokens = %(tokens)s, version = version + 1, updated_at = now()"
+            f" pinned_tokens = %(tokens)s, version = version + 1, updated_at = now(),"
+            f" written_by = %(key)s"
             f" WHERE id = %(id)s RETURNING {_COLUMNS}",
             {
                 "id": old.id,
@@ -122,6 +128,7 @@ def update_task(
                 "constraints": Jsonb(new_constraints),
                 "pinned": Jsonb(new_pinned),
                 "tokens": pinned_token_count(new_goal, new_constraints, new_pinned),
+                "key": who.key_id,
             },
         ).fetchone()
     assert task is not None
@@ -134,7 +141,8 @@ def task_versions(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.U
         get_task(conn, who, task_id)
         cur = conn.cursor(row_factory=class_row(TaskVersion))
         return cur.execute(
-            "SELECT version, goal, constraints, pinned, created_at FROM task_versions"
+            "SELECT version, goal, constraints, pinned, created_at, "
+            + written_by("task_versions.written_by") + " FROM task_versions"
             " WHERE task_id = %(id)s ORDER BY version",
             {"id": task_id},
         ).fetchall()

@@ -14,7 +14,8 @@ def test_namespace_and_key_lifecycle(client: TestClient, admin_headers: dict[str
     r = client.post("/admin/namespaces/acme/keys", json={"label": "agent-1"}, headers=admin_headers)
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"id", "key", "label", "namespace"} and body["key"].startswith("amk_")
+    assert set(body) == {"id", "key", "label", "namespace", "role", "expires_at"} and body["key"].startswith("amk_")
+    assert body["role"] == "operator" and body["expires_at"] is None  # what every key could do before roles
     # Stored only as a hash: the key's text is nowhere in the table.
     stored = db.execute("SELECT key_hash, label FROM api_keys").fetchall()
     assert len(stored) == 1 and body["key"].encode() not in bytes(stored[0][0])

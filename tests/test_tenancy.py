@@ -4,7 +4,6 @@ Each refusal is checked beside the same request with the right credentials succe
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -16,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
-from conftest import ADMIN_TOKEN, Tenant, make_tenant, snapshot
+from conftest import ADMIN_TOKEN, WATCHED, Tenant, make_tenant, snapshot
 from hash_embedder import HashEmbedder
+from route_list import app_routes, shape
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @dataclass(frozen=True)
 class Call:
     method: str
-    path: str  # path and body strings may hold {task}, {doc}, {trace}, {probe}, {ns}
+    path: str  # path and body strings may hold {task}, {doc}, {trace}, {probe}, {job}, {key}, {ns}
     body: dict[str, Any] | None = None
 
     def send(self, client: TestClient, headers: dict[str, str], **ids: str) -> httpx.Response:
@@ -39,9 +39,9 @@ class Call:
 
     @property
     def target(self) -> str | None:
-        """The kind of id the call names ("task", "doc", "trace", "probe"), if it names one."""
+        """The kind of id the call names ("task", "doc", "trace", "probe", "job", "key"), if it names one."""
         text = self.path + json.dumps(self.body)
-        return next((t for t in ("task", "doc", "trace", "probe", "job") if "{" + t + "}" in text), None)
+        return next((t for t in ("task", "doc", "trace", "probe", "job", "key") if "{" + t + "}" in text), None)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}" + (" (task_id)" if self.body and "task_id" in self.body else "")
@@ -92,11 +92,16 @@ KEY_CALLS = [
     Call("POST", "/jobs/reembed"),
     Call("GET", "/jobs"),
     Call("GET", "/jobs/{job}"),
+    Call("POST", "/keys", {"label": "minted"}),
+    Call("GET", "/keys"),
+    Call("DELETE", "/keys/{key}"),
 ]
 BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [
     Call("POST", "/admin/namespaces", {"name": "gamma"}),
     Call("POST", "/admin/namespaces/{ns}/keys", {"label": "stolen"}),
+    Call("GET", "/admin/namespaces/{ns}/keys"),
+    Call("DELETE", "/admin/namespaces/{ns}/keys/{key}"),
     Call("DELETE", "/admin/namespaces/{ns}"),
     Call("GET", "/metrics"),
 ]
@@ -118,10 +123,11 @@ class World:
     b_trace: str
     b_probe: str
     a_job: str
+    a_key: str  # the id of a second key of A (not the one the tests call with)
 
     def ids(self) -> dict[str, str]:
         return {"task": self.a_task, "doc": self.a_doc, "trace": self.a_trace, "probe": self.a_probe,
-                "job": self.a_job, "ns": self.a.name}
+                "job": self.a_job, "key": self.a_key, "ns": self.a.name}
 
 
 def _ok(r: httpx.Response) -> Any:
@@ -165,8 +171,9 @@ def world(client: TestClient, tenant: Tenant, other_tenant: Tenant) -> World:
     a_task, a_doc, a_entries, a_trace, a_probe = _populate(client, tenant, "alpha")
     b_task, b_doc, b_entries, b_trace, b_probe = _populate(client, other_tenant, "beta")
     a_job = _ok(client.post("/jobs/reembed", headers=tenant.headers))["id"]
+    a_key = _ok(client.post("/keys", json={"label": "spare", "role": "agent"}, headers=tenant.headers))["id"]
     return World(tenant, other_tenant, a_task, a_doc, a_entries, a_trace, a_probe, b_task, b_doc, b_entries, b_trace,
-                 b_probe, a_job)
+                 b_probe, a_job, a_key)
 
 
 def _assert_unauthorized(r: httpx.Response) -> None:
@@ -192,19 +199,14 @@ def _wrong_credentials(world: World) -> list[tuple[dict[str, str], str]]:
     ]
 
 
-def _shape(method: str, path: str) -> str:
-    """"GET /tasks/{task_id}/versions?x=1" -> "GET /tasks/{}/versions": routes and calls compared by shape."""
-    return method + " " + re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
-
-
 def test_every_route_is_in_the_matrix(client: TestClient) -> None:
     """A new endpoint must join KEY_CALLS or ADMIN_CALLS, so its tenancy is tested too."""
-    covered = {_shape(c.method, c.path) for c in [*KEY_CALLS, *ADMIN_CALLS]}
+    covered = {shape(c.method, c.path) for c in [*KEY_CALLS, *ADMIN_CALLS]}
     public = {"GET /healthz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
               # The operator page takes its key from a cookie set by signing in, not a bearer header;
               # its tenancy is tested in test_ui.py (a cookie shows its own namespace only).
               "GET /ui", "POST /ui/sign-in", "POST /ui/sign-out"}
-    routes = {_shape(m, r.path) for r in client.app.routes for m in getattr(r, "methods", ()) if m != "HEAD"}
+    routes = app_routes(client.app)
     missing = sorted(routes - covered - public)
     assert not missing, f"add these routes to the tenancy matrix: {missing}"
 
@@ -256,7 +258,8 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     before = snapshot(db)
     theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
-    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, probe=missing, job=missing)
+    nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, probe=missing, job=missing,
+                        key=missing)
     a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
@@ -340,7 +343,7 @@ def test_probe_listings_hold_only_own_rows(client: TestClient, world: World) -> 
 
 _ROWS_OF = {
     "namespaces": "SELECT t::text FROM namespaces t WHERE id = %(ns)s",
-    "api_keys": "SELECT t::text FROM api_keys t WHERE namespace_id = %(ns)s",
+    "api_keys": f"SELECT {WATCHED['api_keys']}::text FROM api_keys t WHERE namespace_id = %(ns)s",
     "tasks": "SELECT t::text FROM tasks t WHERE namespace_id = %(ns)s",
     "task_versions": "SELECT t::text FROM task_versions t JOIN tasks k ON k.id = t.task_id"
                      " WHERE k.namespace_id = %(ns)s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Iterator
 
@@ -27,7 +28,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def sign_in(client: TestClient, key: str) -> httpx.Response:
-    return client.post("/ui/sign-in", data={"key": key}, follow_redirects=False)
+    """As a browser does: load the form (it sets the sign-in token's cookie), then post it with the token."""
+    return client.post("/ui/sign-in", data={"key": key, "csrf": form_token(client)}, follow_redirects=False)
+
+
+def form_token(client: TestClient) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui").text)
+    assert m, "no sign-in token in the form"
+    return m.group(1)
 
 
 def put(client: TestClient, t: Tenant, uri: str, text: str) -> None:
@@ -137,6 +145,70 @@ def test_a_deleted_namespace_signs_the_page_out(client: TestClient, tenant: Tena
     assert r.status_code == 401 and "no longer valid" in text_of(r.text, "error")
     assert "max-age=0" in r.headers["set-cookie"].lower()
     assert client.get("/ui").status_code == 200  # the cookie is gone: the plain form again
+
+
+# --- sessions, not keys, in the cookie; login CSRF ----------------------------------------------
+
+def _session_rows(db: psycopg.Connection[Any]) -> list[bytes]:
+    return [bytes(r[0]) for r in db.execute("SELECT id_hash FROM ui_sessions")]
+
+
+def test_the_cookie_holds_a_session_id_stored_only_as_its_hash(client: TestClient, tenant: Tenant,
+                                                              db: psycopg.Connection[Any]) -> None:
+    sign_in(client, tenant.key)
+    session = client.cookies.get(COOKIE)
+    assert session and tenant.key not in session and session not in tenant.key
+    assert _session_rows(db) == [hashlib.sha256(session.encode()).digest()]
+
+
+def test_signing_out_ends_the_session_on_the_server(client: TestClient, tenant: Tenant,
+                                                    db: psycopg.Connection[Any]) -> None:
+    sign_in(client, tenant.key)
+    session = client.cookies.get(COOKIE)
+    assert session
+    client.post("/ui/sign-out", follow_redirects=False)
+    assert _session_rows(db) == []
+    client.cookies.set(COOKIE, session, path="/ui")  # a copy of the cookie kept from before signing out
+    r = client.get("/ui")
+    assert r.status_code == 401 and "no longer valid" in text_of(r.text, "error")
+
+
+@pytest.mark.parametrize("end", ["revoke", "expire key", "expire session"])
+def test_revoking_or_expiring_ends_the_session(client: TestClient, tenant: Tenant, db: psycopg.Connection[Any],
+                                              end: str) -> None:
+    sign_in(client, tenant.key)
+    assert 'id="freshness"' in client.get("/ui").text
+    key_id = client.get("/keys", headers=tenant.headers).json()[0]["id"]
+    if end == "revoke":
+        r = client.delete(f"/admin/namespaces/alpha/keys/{key_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert r.status_code == 200
+        assert _session_rows(db) == []
+    elif end == "expire key":
+        db.execute("UPDATE api_keys SET expires_at = now() - interval '1 second'")
+    else:
+        db.execute("UPDATE ui_sessions SET expires_at = now() - interval '1 second'")
+    r = client.get("/ui")
+    assert r.status_code == 401 and "no longer valid" in text_of(r.text, "error")
+    assert 'id="freshness"' not in r.text
+
+
+@pytest.mark.parametrize("csrf, headers", [
+    (None, {}),  # a form posted without the page's token
+    ("forged-token", {}),
+    ("from-the-page", {"sec-fetch-site": "cross-site"}),  # the browser says another site posted it
+    ("from-the-page", {"sec-fetch-site": "same-site"}),  # a sibling subdomain could set the token cookie
+])
+def test_a_sign_in_not_from_this_page_is_refused(client: TestClient, tenant: Tenant, db: psycopg.Connection[Any],
+                                                csrf: str | None, headers: dict[str, str]) -> None:
+    """Login CSRF: another site must not sign a browser in to a namespace of its choosing."""
+    token = form_token(client)
+    data = {"key": tenant.key} | ({} if csrf is None else {"csrf": token if csrf == "from-the-page" else csrf})
+    r = client.post("/ui/sign-in", data=data, headers=headers, follow_redirects=False)
+    assert r.status_code == 403 and "did not come from this page" in text_of(r.text, "error")
+    assert COOKIE not in client.cookies and _session_rows(db) == []
+    same_site = {"sec-fetch-site": "same-origin"}
+    r = client.post("/ui/sign-in", data={"key": tenant.key, "csrf": token}, headers=same_site, follow_redirects=False)
+    assert r.status_code == 303  # the page's own form, with its token, signs in
 
 
 # --- what the page shows ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 AgentmemError
  +-- NotFound          404: the id does not exist in the caller's namespace
- +-- Unauthorized      401: missing or unknown key
+ +-- Unauthorized      401: missing, unknown, revoked or expired key
+ +-- Forbidden         403: the key is valid but its role does not allow the request
  +-- InvalidInput      422: the request is well-formed JSON but its content is wrong
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
@@ -35,6 +36,11 @@ class NotFound(AgentmemError):
 class Unauthorized(AgentmemError):
     status_code = 401
     code = "unauthorized"
+
+
+class Forbidden(AgentmemError):
+    status_code = 403
+    code = "forbidden"
 
 
 class InvalidInput(AgentmemError):

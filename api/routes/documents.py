@@ -8,7 +8,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from agentmem.api.deps import ConnDep, IngestDep, PrincipalDep, ServicesDep, check_size
+from agentmem.api.deps import AgentDep, ConnDep, IngestDep, ReadDep, ServicesDep, check_size
 from agentmem.api.errors import describe_validation_errors
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.base import unstorable
@@ -30,7 +30,7 @@ def _to_input(body: DocumentIn) -> documents.DocumentInput:
 
 
 @router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
-def put_document(body: DocumentIn, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
+def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> UpsertOut:
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     check_document(body.metadata, body.context, services.settings)
@@ -41,7 +41,7 @@ def put_document(body: DocumentIn, who: PrincipalDep, services: ServicesDep) -> 
 
 
 @router.post("/documents/batch", response_model=BatchOut, dependencies=[IngestDep])
-def put_batch(body: BatchIn, who: PrincipalDep, services: ServicesDep) -> BatchOut:
+def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
     """Each item is validated and written on its own, and answered on its own."""
     limit = services.settings.max_batch_documents
     check_size(len(body.documents), limit, "the batch (documents)")
@@ -82,18 +82,18 @@ def put_batch(body: BatchIn, who: PrincipalDep, services: ServicesDep) -> BatchO
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
-def get_document(doc_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> DocumentOut:
+def get_document(doc_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> DocumentOut:
     doc, text, chunks = documents.get_document(conn, who, doc_id)
     return DocumentOut(**asdict(doc), text=text, chunks=[ChunkOut(**asdict(c)) for c in chunks])
 
 
 @router.delete("/documents/{doc_id}", response_model=Receipt)
-def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Receipt:
+def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: AgentDep) -> Receipt:
     return Receipt(id=str(doc_id), deleted=documents.delete_document(conn, who, doc_id))
 
 
 @router.post("/memories", status_code=201, response_model=UpsertOut)
-def add_memory(body: MemoryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> UpsertOut:
+def add_memory(body: MemoryIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> UpsertOut:
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     result = long_term.add_memory(
         conn, services.embedders, who, text=body.text, kind=body.kind, source=body.source,

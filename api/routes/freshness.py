@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from agentmem.core.errors import NotFound
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.memory.namespaces import Principal
+from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.schemas.freshness import (
     DocumentFreshnessOut, FreshnessSettingsIn, FreshnessSettingsOut, NamespaceFreshnessOut,
 )
@@ -18,13 +20,15 @@ from agentmem.memory.namespaces import set_freshness_settings
 
 router = APIRouter(tags=["freshness"])
 
+FreshnessEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the freshness settings"))]
+
 
 def _settings(policy: FreshnessPolicy) -> FreshnessSettingsOut:
     return FreshnessSettingsOut(**asdict(policy))
 
 
 @router.get("/freshness", response_model=NamespaceFreshnessOut)
-def get_namespace_freshness(who: PrincipalDep, conn: ConnDep, services: ServicesDep,
+def get_namespace_freshness(who: ReadDep, conn: ConnDep, services: ServicesDep,
                             worst: int = Query(default=10, ge=0, le=100)) -> NamespaceFreshnessOut:
     policy = FreshnessPolicy.from_settings(who.freshness)
     f = namespace_freshness(conn, who.namespace_id, policy, services.embedders.default, worst)
@@ -33,7 +37,7 @@ def get_namespace_freshness(who: PrincipalDep, conn: ConnDep, services: Services
 
 
 @router.get("/documents/{document_id}/freshness", response_model=DocumentFreshnessOut)
-def get_document_freshness(document_id: uuid.UUID, who: PrincipalDep, conn: ConnDep,
+def get_document_freshness(document_id: uuid.UUID, who: ReadDep, conn: ConnDep,
                            services: ServicesDep) -> DocumentFreshnessOut:
     policy = FreshnessPolicy.from_settings(who.freshness)
     d = document_freshness(conn, who.namespace_id, document_id, policy, services.embedders.default)
@@ -43,12 +47,12 @@ def get_document_freshness(document_id: uuid.UUID, who: PrincipalDep, conn: Conn
 
 
 @router.get("/settings/freshness", response_model=FreshnessSettingsOut)
-def get_freshness_settings(who: PrincipalDep) -> FreshnessSettingsOut:
+def get_freshness_settings(who: ReadDep) -> FreshnessSettingsOut:
     return _settings(FreshnessPolicy.from_settings(who.freshness))
 
 
 @router.put("/settings/freshness", response_model=FreshnessSettingsOut)
-def put_freshness_settings(body: FreshnessSettingsIn, who: PrincipalDep, conn: ConnDep) -> FreshnessSettingsOut:
+def put_freshness_settings(body: FreshnessSettingsIn, who: FreshnessEditorDep, conn: ConnDep) -> FreshnessSettingsOut:
     stored = body.model_dump(exclude_none=True)
     set_freshness_settings(conn, who, stored)
     return _settings(FreshnessPolicy.from_settings(stored))

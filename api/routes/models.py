@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.memory.namespaces import Principal
+from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.routes.jobs import job_out
 from agentmem.api.schemas.models import (
     EmbeddingChangeOut, EmbeddingModelOut, EmbeddingSettingsIn, EmbeddingSettingsOut, MigrationOut,
@@ -17,6 +18,8 @@ from agentmem.embeddings.reembed import start_migration
 from agentmem.jobs import queue
 
 router = APIRouter(prefix="/settings/embedding", tags=["embedding models"])
+
+ModelEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the embedding model"))]
 
 
 def _model(m: Model | None) -> EmbeddingModelOut | None:
@@ -29,7 +32,7 @@ def _open_job(conn: psycopg.Connection[Any], namespace_id: int) -> queue.Job | N
 
 
 @router.get("", response_model=EmbeddingSettingsOut)
-def get_embedding(conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> EmbeddingSettingsOut:
+def get_embedding(conn: ConnDep, who: ReadDep, services: ServicesDep) -> EmbeddingSettingsOut:
     models = namespace_models(conn, who.namespace_id, services.default_model)
     migration = None
     if models.target is not None:
@@ -42,7 +45,7 @@ def get_embedding(conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> Em
 
 
 @router.put("", response_model=EmbeddingChangeOut, responses={202: {"model": EmbeddingChangeOut}})
-def put_embedding(body: EmbeddingSettingsIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep,
+def put_embedding(body: EmbeddingSettingsIn, conn: ConnDep, who: ModelEditorDep, services: ServicesDep,
                   response: Response) -> EmbeddingChangeOut:
     """A new model starts a migration (202, with the job); search keeps the current model until it is done.
 

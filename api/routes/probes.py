@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from agentmem.core.errors import Conflict, InvalidInput
 from agentmem.api.routes.jobs import job_out
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.memory.namespaces import Principal
+from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.schemas.probes import (
     AlertingIn, AlertingOut, AlertOut, BaselineIn, BaselineOut, ProbeIn, ProbeOut, ProbeResultOut, ProbeRunOut,
     ProbesRunOut, QualityOut, ScorePointOut,
@@ -24,6 +25,15 @@ from agentmem.jobs.probe_scoring import AlertPolicy, Baseline, probe_set_fingerp
 from agentmem.memory.namespaces import namespace_settings, set_alerting_settings
 
 router = APIRouter(tags=["probes"])
+
+ProbeAdderDep = Annotated[Principal, Depends(require_role("operator", "adding a probe"))]
+ProbeRunnerDep = Annotated[Principal, Depends(require_role("operator", "running the probes"))]
+BaselineSetterDep = Annotated[Principal, Depends(require_role("operator", "setting the probe baseline"))]
+ProbeDeleterDep = Annotated[Principal, Depends(require_role("operator", "deleting a probe"))]
+AlertingReaderDep = Annotated[
+    Principal, Depends(require_role("operator", "reading the alerting settings (they hold the webhook URL)"))
+]
+AlertingEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the alerting settings"))]
 
 
 def _baseline(b: Baseline | None) -> BaselineOut | None:
@@ -47,7 +57,7 @@ def _alerting(stored: dict[str, Any], baseline: Baseline | None) -> AlertingOut:
 # Fixed paths first: /probes/{probe_id} would otherwise take "run", "score" and "baseline" for ids.
 
 @router.post("/probes", status_code=201, response_model=ProbeOut)
-def create_probe(body: ProbeIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> ProbeOut:
+def create_probe(body: ProbeIn, conn: ConnDep, who: ProbeAdderDep, services: ServicesDep) -> ProbeOut:
     """Adding a probe changes what the score measures: the next run starts a new baseline."""
     probe = store.create_probe(conn, who.namespace_id, body.query, body.expected, body.k, body.strategy,
                                max_probes=services.settings.max_probes_per_namespace)
@@ -55,13 +65,13 @@ def create_probe(body: ProbeIn, conn: ConnDep, who: PrincipalDep, services: Serv
 
 
 @router.get("/probes", response_model=list[ProbeOut])
-def list_probes(conn: ConnDep, who: PrincipalDep) -> list[ProbeOut]:
+def list_probes(conn: ConnDep, who: ReadDep) -> list[ProbeOut]:
     latest = store.latest_runs(conn, who.namespace_id)
     return [_probe(p, latest.get(p.id)) for p in store.list_probes(conn, who.namespace_id)]
 
 
 @router.post("/probes/run", response_model=ProbesRunOut, responses={202: {"description": "another worker holds the job"}})
-def run_probes(who: PrincipalDep, services: ServicesDep, response: Response) -> ProbesRunOut:
+def run_probes(who: ProbeRunnerDep, services: ServicesDep, response: Response) -> ProbesRunOut:
     """Run the namespace's probes now, through the job queue; 202 if another worker is running them.
     No ConnDep: the job takes its own connections, and a request holds one at a time."""
     with services.pool.connection() as conn:
@@ -81,7 +91,7 @@ def run_probes(who: PrincipalDep, services: ServicesDep, response: Response) -> 
 
 
 @router.get("/probes/score", response_model=QualityOut)
-def get_quality(conn: ConnDep, who: PrincipalDep, limit: int = Query(default=20, ge=1, le=1000)) -> QualityOut:
+def get_quality(conn: ConnDep, who: ReadDep, limit: int = Query(default=20, ge=1, le=1000)) -> QualityOut:
     """The latest score (mean recall@k over the probes), its baseline, history and recent alerts."""
     ns = namespace_settings(conn, who.namespace_id)
     history = store.score_history(conn, who.namespace_id, limit)
@@ -100,7 +110,7 @@ def get_quality(conn: ConnDep, who: PrincipalDep, limit: int = Query(default=20,
 
 
 @router.post("/probes/baseline", response_model=BaselineOut)
-def set_baseline(conn: ConnDep, who: PrincipalDep, body: BaselineIn | None = None) -> BaselineOut:
+def set_baseline(conn: ConnDep, who: BaselineSetterDep, body: BaselineIn | None = None) -> BaselineOut:
     """Compare later runs with this score: the one given, or else the latest."""
     current = store.list_probes(conn, who.namespace_id)
     if not current:
@@ -113,40 +123,40 @@ def set_baseline(conn: ConnDep, who: PrincipalDep, body: BaselineIn | None = Non
 
 
 @router.get("/probes/{probe_id}", response_model=ProbeOut)
-def get_probe(probe_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> ProbeOut:
+def get_probe(probe_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> ProbeOut:
     probe = store.get_probe(conn, who.namespace_id, probe_id)
     runs = store.runs_of_probe(conn, who.namespace_id, probe_id, 1)
     return _probe(probe, runs[0] if runs else None)
 
 
 @router.get("/probes/{probe_id}/runs", response_model=list[ProbeRunOut])
-def get_probe_runs(probe_id: uuid.UUID, conn: ConnDep, who: PrincipalDep,
+def get_probe_runs(probe_id: uuid.UUID, conn: ConnDep, who: ReadDep,
                    limit: int = Query(default=20, ge=1, le=1000)) -> list[ProbeRunOut]:
     """The probe's history, newest first."""
     return [ProbeRunOut(**asdict(r)) for r in store.runs_of_probe(conn, who.namespace_id, probe_id, limit)]
 
 
 @router.delete("/probes/{probe_id}", response_model=Receipt)
-def delete_probe(probe_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Receipt:
+def delete_probe(probe_id: uuid.UUID, conn: ConnDep, who: ProbeDeleterDep) -> Receipt:
     """Removes the probe and its runs; its alerts stay. The next run starts a new baseline."""
     return Receipt(id=str(probe_id), deleted=store.delete_probe(conn, who.namespace_id, probe_id))
 
 
 @router.get("/alerts", response_model=list[AlertOut])
-def list_alerts(conn: ConnDep, who: PrincipalDep, limit: int = Query(default=50, ge=1, le=1000),
+def list_alerts(conn: ConnDep, who: ReadDep, limit: int = Query(default=50, ge=1, le=1000),
                 kind: Literal["probe_below_threshold", "score_dropped"] | None = None) -> list[AlertOut]:
     """The namespace's alerts, newest first."""
     return [_alert(a) for a in alerts.recent(conn, who.namespace_id, limit, kind)]
 
 
 @router.get("/settings/alerting", response_model=AlertingOut)
-def get_alerting(conn: ConnDep, who: PrincipalDep) -> AlertingOut:
+def get_alerting(conn: ConnDep, who: AlertingReaderDep) -> AlertingOut:
     ns = namespace_settings(conn, who.namespace_id)
     return _alerting(ns.alerting, Baseline.from_stored(ns.alerting.get("baseline")))
 
 
 @router.put("/settings/alerting", response_model=AlertingOut)
-def put_alerting(body: AlertingIn, who: PrincipalDep, services: ServicesDep) -> AlertingOut:
+def put_alerting(body: AlertingIn, who: AlertingEditorDep, services: ServicesDep) -> AlertingOut:
     """A webhook must point at a public address (or one the service's operator allows): the service's own
     network makes the request. Its name is resolved before a connection is taken (DNS may be slow)."""
     if body.webhook_url is not None:

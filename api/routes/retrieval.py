@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from agentmem.core.errors import InvalidInput
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep
+from agentmem.memory.namespaces import Principal
+from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
@@ -24,6 +25,8 @@ from agentmem.retrieval.search import SearchRequest, find, query_embedder
 
 router = APIRouter(tags=["retrieval"])
 
+RetrievalEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the retrieval settings"))]
+
 
 def to_filters(f: FiltersIn | None) -> Filters:
     if f is None:
@@ -36,7 +39,7 @@ def to_filters(f: FiltersIn | None) -> Filters:
 
 
 @router.post("/search", response_model=SearchOut)
-def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOut:
+def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
     if body.mode and body.strategy:
         raise InvalidInput("give either mode or strategy, not both")
     req = SearchRequest(
@@ -59,7 +62,7 @@ def search(body: SearchIn, who: PrincipalDep, services: ServicesDep) -> SearchOu
 
 
 @router.post("/context/assemble", response_model=AssembleOut)
-def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep) -> AssembleOut:
+def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep) -> AssembleOut:
     req = AssembleRequest(
         query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id,
         reserve=Reserve(**body.reserve.model_dump()) if body.reserve else Reserve(), filters=to_filters(body.filters),
@@ -86,16 +89,16 @@ def assemble_context(body: AssembleIn, who: PrincipalDep, services: ServicesDep)
 
 
 @router.get("/context/traces/{trace_id}", response_model=TraceOut)
-def get_trace(trace_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TraceOut:
+def get_trace(trace_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> TraceOut:
     return TraceOut(**asdict(traces.get(conn, who.namespace_id, trace_id)))
 
 
 @router.get("/settings/retrieval", response_model=RetrievalDefaults)
-def get_retrieval_defaults(who: PrincipalDep) -> RetrievalDefaults:
+def get_retrieval_defaults(who: ReadDep) -> RetrievalDefaults:
     return RetrievalDefaults.model_validate(who.retrieval or {})
 
 
 @router.put("/settings/retrieval", response_model=RetrievalDefaults)
-def put_retrieval_defaults(body: RetrievalDefaults, conn: ConnDep, who: PrincipalDep) -> RetrievalDefaults:
+def put_retrieval_defaults(body: RetrievalDefaults, conn: ConnDep, who: RetrievalEditorDep) -> RetrievalDefaults:
     set_retrieval_defaults(conn, who, body.model_dump(exclude_none=True))
     return body

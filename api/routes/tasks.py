@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
+from agentmem.memory.namespaces import Principal
+from agentmem.api.deps import AgentDep, ConnDep, ReadDep, ServicesDep, check_size, require_role
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.limits import check_count
 from agentmem.api.schemas.scratchpad import EntryIn, EntryOut
@@ -16,6 +18,9 @@ from agentmem.core.settings import Settings
 from agentmem.memory import long_term, scratchpad, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+PinnedEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the pinned task context"))]
+TaskDeleterDep = Annotated[Principal, Depends(require_role("operator", "deleting a task"))]
 
 
 def _out(task: tasks.Task) -> TaskOut:
@@ -30,20 +35,20 @@ def _check_pinned_size(goal: str, constraints: list[str], pinned: list[dict[str,
 
 
 @router.post("", status_code=201, response_model=TaskOut)
-def create_task(body: TaskIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep) -> TaskOut:
+def create_task(body: TaskIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> TaskOut:
     pinned = [p.model_dump() for p in body.pinned]
     _check_pinned_size(body.goal, body.constraints, pinned, services.settings)
     return _out(tasks.create_task(conn, who, body.goal, body.constraints, pinned))
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> TaskOut:
+def get_task(task_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> TaskOut:
     return _out(tasks.get_task(conn, who, task_id))
 
 
 @router.patch("/{task_id}", response_model=TaskOut)
 def patch_task(
-    task_id: uuid.UUID, body: TaskPatch, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+    task_id: uuid.UUID, body: TaskPatch, conn: ConnDep, who: PinnedEditorDep, services: ServicesDep
 ) -> TaskOut:
     pinned = None if body.pinned is None else [p.model_dump() for p in body.pinned]
     old = tasks.get_task(conn, who, task_id)  # the limit is on the context the change leaves
@@ -57,18 +62,18 @@ def patch_task(
 
 
 @router.get("/{task_id}/versions", response_model=list[TaskVersionOut])
-def get_versions(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> list[TaskVersionOut]:
+def get_versions(task_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> list[TaskVersionOut]:
     return [TaskVersionOut(**asdict(v)) for v in tasks.task_versions(conn, who, task_id)]
 
 
 @router.delete("/{task_id}", response_model=Receipt)
-def delete_task(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep) -> Receipt:
+def delete_task(task_id: uuid.UUID, conn: ConnDep, who: TaskDeleterDep) -> Receipt:
     return Receipt(id=str(task_id), deleted=tasks.delete_task(conn, who, task_id))
 
 
 @router.post("/{task_id}/scratchpad", status_code=201, response_model=EntryOut)
 def add_entry(
-    task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+    task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: AgentDep, services: ServicesDep
 ) -> EntryOut:
     check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
     check_count(len(body.citations), services.settings.max_citations_per_entry, "citations",
@@ -85,13 +90,13 @@ def add_entry(
 
 
 @router.get("/{task_id}/scratchpad", response_model=list[EntryOut])
-def list_entries(task_id: uuid.UUID, conn: ConnDep, who: PrincipalDep, unsourced: bool = False) -> list[EntryOut]:
+def list_entries(task_id: uuid.UUID, conn: ConnDep, who: ReadDep, unsourced: bool = False) -> list[EntryOut]:
     return [EntryOut(**asdict(e)) for e in scratchpad.list_entries(conn, who, task_id, unsourced_only=unsourced)]
 
 
 @router.post("/{task_id}/complete", response_model=CompleteOut)
 def complete_task(
-    task_id: uuid.UUID, body: CompleteIn, conn: ConnDep, who: PrincipalDep, services: ServicesDep
+    task_id: uuid.UUID, body: CompleteIn, conn: ConnDep, who: AgentDep, services: ServicesDep
 ) -> CompleteOut:
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")

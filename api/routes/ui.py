@@ -1,12 +1,17 @@
 """The operator's page: sign in with a namespace key, see that namespace's freshness, model and probes.
 
-The key is kept in a cookie (HttpOnly, SameSite=Strict, Secure over https, sent to /ui only) and
-resolved on every request like a bearer key, so a revoked key or a deleted namespace signs the page
-out at once, and the service stays stateless. The page never shows the key.
+Signing in starts a server-side session (memory/sessions.py); the cookie holds its random id, never
+the key (HttpOnly, SameSite=Strict, Secure over https, sent to /ui only). The session is looked up on
+every view, so signing out, revoking the key or deleting the namespace ends it at once. Login CSRF: the
+form carries a token that must match a cookie only this site can set (double submit), and a browser's
+cross-site or same-site (sibling subdomain) post is refused by its Sec-Fetch-Site header. Keys of every
+role may sign in: the page only reads. The page never shows the key.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -25,10 +30,12 @@ from agentmem.jobs import probe_store as store
 from agentmem.memory.freshness import FreshnessPolicy
 from agentmem.memory.freshness_store import namespace_freshness
 from agentmem.memory.namespaces import Principal, resolve_key
+from agentmem.memory.sessions import end_session, session_principal, start_session
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-COOKIE = "agentmem_ui_key"
+COOKIE = "agentmem_ui_session"
+CSRF_COOKIE = "agentmem_ui_csrf"
 COOKIE_MAX_AGE = 12 * 3600
 STALEST = 10
 RUNS_PER_PROBE = 50
@@ -39,8 +46,19 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=HEADERS)
 
 
-def _sign_in_form(error: str | None = None, status: int = 200) -> HTMLResponse:
-    return _html(render("sign_in.html", error=error), status)
+def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    response.set_cookie(name, value, max_age=COOKIE_MAX_AGE, path="/ui", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+def _sign_in_form(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+    """The form, with the browser's sign-in token (a new one, set as a cookie, when it has none)."""
+    known = request.cookies.get(CSRF_COOKIE)
+    token = known or secrets.token_urlsafe(32)
+    response = _html(render("sign_in.html", error=error, csrf=token), status)
+    if not known:
+        _set_cookie(response, request, CSRF_COOKIE, token)
+    return response
 
 
 @dataclass(frozen=True)
@@ -48,10 +66,11 @@ class Form:
     key: str | None
     error: str | None  # why the body could not be read as the form
     status: int = 200
+    csrf: str = ""
 
 
 async def read_form(request: Request) -> Form:
-    """The sign-in form, urlencoded as browsers send it (no multipart parser needed for one field)."""
+    """The sign-in form, urlencoded as browsers send it (no multipart parser needed for two fields)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         return Form(None, "Send the sign-in form as application/x-www-form-urlencoded (the form on this page does).",
@@ -60,29 +79,44 @@ async def read_form(request: Request) -> Form:
         fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         return Form(None, "The form could not be read: it is not valid UTF-8.", 400)
-    values = fields.get("key", [])
-    return Form(values[0].strip() if values else None, None)
+    values, csrf = fields.get("key", []), fields.get("csrf", [])
+    return Form(values[0].strip() if values else None, None, csrf=csrf[0] if csrf else "")
 
 
 FormDep = Annotated[Form, Depends(read_form)]
 
 
+def _forged(request: Request, form: Form) -> bool:
+    """A sign-in not sent by this site's own form: posted from another site, or without the form's token."""
+    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return True
+    token = request.cookies.get(CSRF_COOKIE, "")
+    return not token or not hmac.compare_digest(token.encode(), form.csrf.encode())
+
+
 @router.post("/sign-in")
 def sign_in(form: FormDep, request: Request, conn: ConnDep) -> Response:
     if form.error:
-        return _sign_in_form(form.error, form.status)
+        return _sign_in_form(request, form.error, form.status)
     if not form.key:
-        return _sign_in_form("Enter a key of your namespace.", 422)
-    if resolve_key(conn, form.key) is None:
-        return _sign_in_form("That is not a key of any namespace. Check it, or ask your operator for one.", 401)
+        return _sign_in_form(request, "Enter a key of your namespace.", 422)
+    if _forged(request, form):
+        return _sign_in_form(request, "This sign-in did not come from this page's form (or the form is out of date):"
+                             " sign in again from this page.", 403)
+    who = resolve_key(conn, form.key)
+    if who is None:
+        return _sign_in_form(request, "That is not a key of any namespace (or it was revoked, or it expired)."
+                             " Check it, or ask your operator for one.", 401)
     response = RedirectResponse("/ui", status_code=303)
-    response.set_cookie(COOKIE, form.key, max_age=COOKIE_MAX_AGE, path="/ui", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    _set_cookie(response, request, COOKIE, start_session(conn, who.key_id, COOKIE_MAX_AGE))
     return response
 
 
 @router.post("/sign-out")
-def sign_out(request: Request) -> Response:
+def sign_out(request: Request, conn: ConnDep) -> Response:
+    session = request.cookies.get(COOKIE)
+    if session:
+        end_session(conn, session)
     response = RedirectResponse("/ui", status_code=303)
     _forget(response, request)
     return response
@@ -95,13 +129,13 @@ def _forget(response: Response, request: Request) -> None:
 
 @router.get("")
 def page(request: Request, conn: ConnDep, services: ServicesDep) -> Response:
-    key = request.cookies.get(COOKIE)
-    if not key:
-        return _sign_in_form()
-    who = resolve_key(conn, key)
+    session = request.cookies.get(COOKIE)
+    if not session:
+        return _sign_in_form(request)
+    who = session_principal(conn, session)
     if who is None:
-        response = _sign_in_form("Your key is no longer valid (revoked, or its namespace was deleted); sign in again.",
-                                 401)
+        response = _sign_in_form(request, "Your session is no longer valid (signed out, expired, its key revoked, or"
+                                 " its namespace deleted); sign in again.", 401)
         _forget(response, request)
         return response
     return _html(render("page.html", **page_context(conn, who, services.embedders.default)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -68,3 +69,10 @@ def _utc(v: datetime | None) -> datetime | None:
 
 Text = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class WrittenBy(BaseModel):
+    """Provenance: the key that wrote an item (its label may name an agent, a tool, a person)."""
+
+    key_id: uuid.UUID
+    label: str | None  # None: the key's row is gone

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agentmem.api.schemas.base import Input, Text, Timestamp, unstorable
+from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy, unstorable
 from agentmem.memory.freshness import MAX_REFRESH_DAYS, MIN_REFRESH_DAYS
 
 
@@ -102,4 +102,5 @@ class DocumentOut(BaseModel):
     updated_at: datetime
     last_verified_at: datetime
     refresh_interval_days: float | None = None
+    written_by: WrittenBy | None = None
     chunks: list[ChunkOut]

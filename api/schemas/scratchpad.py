@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentmem.api.schemas.base import Input, Text, Timestamp
+from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy
 
 
 class CitationIn(Input):
@@ -43,3 +43,4 @@ class EntryOut(BaseModel):
     tokens: int
     summary_tokens: int | None
     created_at: datetime
+    written_by: WrittenBy | None = None

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from agentmem.api.schemas.base import Input, Text
+from agentmem.api.schemas.base import Input, Text, WrittenBy
 
 
 class PinnedItem(Input):
@@ -57,6 +57,7 @@ class TaskOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    written_by: WrittenBy | None = None
 
 
 class TaskVersionOut(BaseModel):
@@ -65,6 +66,7 @@ class TaskVersionOut(BaseModel):
     constraints: list[str]
     pinned: list[dict[str, str]]
     created_at: datetime
+    written_by: WrittenBy | None = None
 
 
 class CompleteIn(Input):
