@@ -4,9 +4,13 @@ operator's calls, errors as exceptions carrying the server's message, a real 429
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,3 +235,22 @@ def test_async_client_runs_the_same_loop(service: Running) -> None:
                 await mem.jobs.get(uuid.uuid4())
 
     asyncio.run(loop())
+
+
+def readme_example() -> str:
+    """The first Python block of the README's "Python client" section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Python client", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_as_written(service: Running) -> None:
+    key = tenant(service).config.api_key
+    assert key
+    env = {**os.environ, "AGENTMEM_URL": service.base_url, "AGENTMEM_API_KEY": key}
+    ran = subprocess.run([sys.executable, "-c", readme_example()], check=False, env=env, capture_output=True,
+                         text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert "cite a source for every claim" in ran.stdout and ran.stdout.rstrip().endswith("[]")
+    with AgentMem(service.base_url, key) as mem:
+        assert mem.freshness().documents == 2  # the note, and the completed task's summary
