@@ -1,22 +1,24 @@
 """Each API call described as data, once: the sync and the async client only differ in how they send it.
 
 A resource method decorated with `endpoint(...)` returns a `Req` (path parameters, query, body); the
-decorator turns it into a `Call` and hands it to the client's runner (runner.py), which sends it
-(with retries) and parses the answer into the declared type. The route template stays on the method,
-so the client can list the routes it covers (`covered_routes`).
+decorator makes it an `Endpoint`, which turns the Req into a `Call` and hands it to the client's runner
+(runner.py), which sends it (with retries) and parses the answer into the declared type. Type checkers
+see `T` on the sync client and `Awaitable[T]` on the async one (`Bound[Sync]` / `Bound[Async]`). The
+route template stays on the method, so the client can list the routes it covers (`covered_routes`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Auth = Literal["key", "admin", "none"]
 
 # POSTs that are safe to send twice, so retried after a connection error like GET/PUT/DELETE:
@@ -78,35 +80,74 @@ def parser(kind: Any) -> Callable[[bytes], Any]:
     return adapter.validate_json
 
 
-class Sender(Protocol):
-    def _send(self, call: Call[Any]) -> Any: ...
+class Sync:
+    """Marks the sync client: its methods answer their type."""
 
 
-def endpoint(method: str, route: str, returns: Any, *, idempotent: bool | None = None,
-             auth: Auth = "key") -> Callable[[Callable[..., Req]], Callable[..., Any]]:
+class Async:
+    """Marks the async client: its methods answer an awaitable of their type."""
+
+
+M = TypeVar("M", Sync, Async)
+
+
+class Bound(Generic[M]):
+    """What sends calls: the client itself, or one of its resources."""
+
+    def __init__(self, send: Callable[[Call[Any]], Any]) -> None:
+        self._send = send
+
+
+class Endpoint(Generic[P, T]):
+    """A method that is the call `method route`: typed `T` on the sync client, `Awaitable[T]` on the async."""
+
+    def __init__(self, method: str, route: str, returns: Any, build: Callable[Concatenate[Any, P], Req],
+                 idempotent: bool | None, auth: Auth) -> None:
+        self.route = (method, route)
+        self.build = build
+        self.returns = returns
+        self.idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        self.auth = auth
+        self._parse: Callable[[bytes], Any] | None = None  # built on first use, not at import
+        self.__name__ = getattr(build, "__name__", route)
+        self.__doc__ = build.__doc__
+
+    def call(self, owner: Any, *args: Any, **kwargs: Any) -> Call[T]:
+        req = self.build(owner, *args, **kwargs)
+        if self._parse is None:
+            self._parse = parser(self.returns)
+        method, route = self.route
+        path = route.format(**{k: quote(str(v), safe="") for k, v in req.path.items()})
+        return Call(method, route, path, req.params, req.json, self._parse, self.idempotent, self.auth)
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Endpoint[P, T]: ...
+    @overload
+    def __get__(self, obj: Bound[Sync], owner: type | None = None) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: Bound[Async], owner: type | None = None) -> Callable[P, Awaitable[T]]: ...
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+
+        @functools.wraps(self.build)
+        def send(*args: Any, **kwargs: Any) -> Any:
+            return obj._send(self.call(obj, *args, **kwargs))
+
+        return send
+
+
+def endpoint(method: str, route: str, returns: type[T], *, idempotent: bool | None = None,
+             auth: Auth = "key") -> Callable[[Callable[Concatenate[Any, P], Req]], Endpoint[P, T]]:
     """Declare a method as the call `method route`, answering `returns`; its body builds the Req."""
-    safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
 
-    def wrap(build: Callable[..., Req]) -> Callable[..., Any]:
-        parse = functools.cache(lambda: parser(returns))  # built on first use, not at import
-
-        @functools.wraps(build)
-        def call(self: Sender, *args: Any, **kwargs: Any) -> Any:
-            req = build(self, *args, **kwargs)
-            path = route.format(**{k: quote(str(v), safe="") for k, v in req.path.items()})
-            return self._send(Call(method, route, path, req.params, req.json, parse(), safe, auth))
-
-        call.route = (method, route)  # type: ignore[attr-defined]
-        return call
+    def wrap(build: Callable[Concatenate[Any, P], Req]) -> Endpoint[P, T]:
+        return Endpoint(method, route, returns, build, idempotent, auth)
 
     return wrap
 
 
 def routes_of(obj: object) -> set[tuple[str, str]]:
     """The (method, route) pairs an object's endpoint methods call."""
-    found = set()
-    for name in dir(type(obj)):
-        r = getattr(getattr(type(obj), name), "route", None)
-        if isinstance(r, tuple):
-            found.add(r)
-    return found
+    return {e.route for cls in type(obj).__mro__ for e in vars(cls).values() if isinstance(e, Endpoint)}

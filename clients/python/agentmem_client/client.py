@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from agentmem_client.calls import Call, Req, body, endpoint, query, routes_of
+from agentmem_client.calls import Async, Bound, Call, M, Req, Sync, body, endpoint, query, routes_of
 from agentmem_client.resources import (
     Admin,
     Context,
@@ -24,30 +24,28 @@ from agentmem_client.resources import (
     Resource,
     Scratchpad,
     Settings,
-    Strategy,
     Tasks,
 )
 from agentmem_client.runner import AsyncRunner, Config, Retry, SyncRunner
-from agentmem_client.types import Freshness, Health, SearchResult
+from agentmem_client.types import Freshness, Health, SearchResult, Strategy
 
 DEFAULT_TIMEOUT = 30.0  # seconds; an assemble or an upsert embeds text, which takes longer under load
 
 
-class _Surface:
-    """Resources and top-level calls, bound to whatever `_send` the client gives them."""
+class _Surface(Bound[M]):
+    """Resources and top-level calls, bound to the client's runner."""
 
-    _send: Callable[[Call[Any]], Any]
-
-    def _bind(self) -> None:
-        self.tasks = Tasks(self._send)
-        self.scratchpad = Scratchpad(self._send)
-        self.context = Context(self._send)
-        self.documents = Documents(self._send)
-        self.memories = Memories(self._send)
-        self.probes = Probes(self._send)
-        self.jobs = Jobs(self._send)
-        self.settings = Settings(self._send)
-        self.admin = Admin(self._send)
+    def __init__(self, send: Callable[[Call[Any]], Any]) -> None:
+        super().__init__(send)
+        self.tasks: Tasks[M] = Tasks(send)
+        self.scratchpad: Scratchpad[M] = Scratchpad(send)
+        self.context: Context[M] = Context(send)
+        self.documents: Documents[M] = Documents(send)
+        self.memories: Memories[M] = Memories(send)
+        self.probes: Probes[M] = Probes(send)
+        self.jobs: Jobs[M] = Jobs(send)
+        self.settings: Settings[M] = Settings(send)
+        self.admin: Admin[M] = Admin(send)
 
     @endpoint("POST", "/search", SearchResult, idempotent=True)
     def search(self, query: str, *, k: int | None = None, mode: Literal["hybrid", "vector", "keyword"] | None = None,
@@ -76,7 +74,7 @@ class _Surface:
         return found
 
 
-class AgentMem(_Surface):
+class AgentMem(_Surface[Sync]):
     """The sync client. `url`, `api_key`, `admin_token` default to AGENTMEM_URL (else http://127.0.0.1:8000),
     AGENTMEM_API_KEY and AGENTMEM_ADMIN_TOKEN; `retry` says how 429/503 and failed connections are retried;
     `http`: your own httpx.Client (proxies, event hooks), which this client will not close."""
@@ -88,8 +86,7 @@ class AgentMem(_Surface):
         self._owns_http = http is None
         self._http = http or httpx.Client()
         runner = SyncRunner(self.config, self._http) if sleep is None else SyncRunner(self.config, self._http, sleep)
-        self._send = runner.send
-        self._bind()
+        super().__init__(runner.send)
 
     def close(self) -> None:
         if self._owns_http:
@@ -102,7 +99,7 @@ class AgentMem(_Surface):
         self.close()
 
 
-class AsyncAgentMem(_Surface):
+class AsyncAgentMem(_Surface[Async]):
     """The async client: the same methods as AgentMem, each returning an awaitable of the same type."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None, *, admin_token: str | None = None,
@@ -112,8 +109,7 @@ class AsyncAgentMem(_Surface):
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient()
         runner = AsyncRunner(self.config, self._http) if sleep is None else AsyncRunner(self.config, self._http, sleep)
-        self._send = runner.send
-        self._bind()
+        super().__init__(runner.send)
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from agentmem_client.calls import Call, Req, body, endpoint, query
+from agentmem_client.calls import Bound, M, Req, body, endpoint, query
 from agentmem_client.types import (
     Alert,
     Alerting,
@@ -52,9 +52,8 @@ Id = uuid.UUID | str
 Filters = Mapping[str, Any]  # {"kind": [...], "metadata": {...}, "source_updated_at": {"gte": ..., "lt": ...}}
 
 
-class Resource:
-    def __init__(self, send: Callable[[Call[Any]], Any]) -> None:
-        self._send = send
+class Resource(Bound[M]):
+    """A group of calls by concept, sending through its client's runner."""
 
 
 def _pinned(pinned: Mapping[str, str] | Sequence[Pinned | Mapping[str, str]] | None) -> list[Any] | None:
@@ -66,7 +65,7 @@ def _pinned(pinned: Mapping[str, str] | Sequence[Pinned | Mapping[str, str]] | N
     return list(pinned)
 
 
-class Tasks(Resource):
+class Tasks(Resource[M]):
     @endpoint("POST", "/tasks", Task)
     def create(self, goal: str, *, constraints: Sequence[str] | None = None,
                pinned: Mapping[str, str] | Sequence[Pinned | Mapping[str, str]] | None = None) -> Req:
@@ -98,7 +97,7 @@ class Tasks(Resource):
         return Req(path={"task_id": task_id}, json=body(summary=summary, outcome=outcome))
 
 
-class Scratchpad(Resource):
+class Scratchpad(Resource[M]):
     @endpoint("POST", "/tasks/{task_id}/scratchpad", Entry)
     def add(self, task_id: Id, content: str, *, kind: EntryKind = "result",
             citations: Iterable[Citation | Mapping[str, Any] | str] = (), unsourced: bool = False,
@@ -112,12 +111,13 @@ class Scratchpad(Resource):
     def list(self, task_id: Id, *, unsourced: bool | None = None) -> Req:
         return Req(path={"task_id": task_id}, params=query(unsourced=unsourced))
 
-    def unsourced(self, task_id: Id) -> Any:
+    @endpoint("GET", "/tasks/{task_id}/scratchpad", builtins.list[Entry])
+    def unsourced(self, task_id: Id) -> Req:
         """The claims written without a source: what to verify before the task completes."""
-        return self.list(task_id, unsourced=True)
+        return Req(path={"task_id": task_id}, params=query(unsourced=True))
 
 
-class Context(Resource):
+class Context(Resource[M]):
     @endpoint("POST", "/context/assemble", Assembled, idempotent=True)
     def assemble(self, query: str, *, budget_tokens: int, task_id: Id | None = None,
                  reserve: Mapping[str, int] | None = None, filters: Filters | None = None,
@@ -134,7 +134,7 @@ class Context(Resource):
         return Req(path={"trace_id": trace_id})
 
 
-class Documents(Resource):
+class Documents(Resource[M]):
     @endpoint("PUT", "/documents", Upserted)
     def upsert(self, source_uri: str, text: str, *, title: str | None = None, context: str | None = None,
                metadata: Mapping[str, Any] | None = None, source_updated_at: datetime | None = None,
@@ -163,7 +163,7 @@ class Documents(Resource):
         return Req(path={"document_id": doc_id})
 
 
-class Memories(Resource):
+class Memories(Resource[M]):
     @endpoint("POST", "/memories", Upserted)
     def add(self, text: str, *, kind: Literal["summary", "fact", "preference"] = "fact",
             source: str | None = None) -> Req:
@@ -171,7 +171,7 @@ class Memories(Resource):
         return Req(json=body(text=text, kind=kind, source=source))
 
 
-class Probes(Resource):
+class Probes(Resource[M]):
     @endpoint("POST", "/probes", Probe)
     def create(self, query: str, expected: Sequence[str], *, k: int | None = None,
                strategy: Strategy | None = None) -> Req:
@@ -214,7 +214,7 @@ class Probes(Resource):
         return Req(params=query(limit=limit, kind=kind))
 
 
-class Jobs(Resource):
+class Jobs(Resource[M]):
     @endpoint("POST", "/jobs/reembed", Job, idempotent=True)
     def reembed(self) -> Req:
         """Re-embed what is stale; an open job is returned rather than a second one queued."""
@@ -229,7 +229,7 @@ class Jobs(Resource):
         return Req(params=query(kind=kind, limit=limit))
 
 
-class Settings(Resource):
+class Settings(Resource[M]):
     """The namespace's settings: retrieval defaults, freshness policy, alerting, embedding model."""
 
     @endpoint("GET", "/settings/retrieval", RetrievalSettings)
@@ -269,7 +269,7 @@ class Settings(Resource):
         return Req(json=body(model=model))
 
 
-class Admin(Resource):
+class Admin(Resource[M]):
     """Operator calls, with the admin token (admin_token= or AGENTMEM_ADMIN_TOKEN; else the api key)."""
 
     @endpoint("POST", "/admin/namespaces", Namespace, auth="admin")

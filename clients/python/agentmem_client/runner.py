@@ -54,7 +54,7 @@ class Retry:
             return None
         if retry_after is not None:
             return None if retry_after > self.max_wait else retry_after * (1 + self.jitter * self.rand())
-        return min(self.max_backoff, self.backoff * 2 ** attempt) * (1 - self.jitter * self.rand())
+        return min(self.max_backoff, self.backoff * 2.0 ** attempt) * (1 - self.jitter * self.rand())
 
     def after_error(self, attempt: int, error: APIError) -> float | None:
         """Seconds to wait before retrying after this error answer, or None to raise it."""
