@@ -148,6 +148,11 @@ def endpoint(method: str, route: str, returns: type[T], *, idempotent: bool | No
     return wrap
 
 
+def endpoints_of(obj: object) -> list[Endpoint[Any, Any]]:
+    """The endpoint methods of an object's class."""
+    return [e for cls in type(obj).__mro__ for e in vars(cls).values() if isinstance(e, Endpoint)]
+
+
 def routes_of(obj: object) -> set[tuple[str, str]]:
     """The (method, route) pairs an object's endpoint methods call."""
-    return {e.route for cls in type(obj).__mro__ for e in vars(cls).values() if isinstance(e, Endpoint)}
+    return {e.route for e in endpoints_of(obj)}

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from agentmem_client.calls import Async, Bound, Call, M, Req, Sync, body, endpoint, query, routes_of
+from agentmem_client.calls import Async, Bound, Call, Endpoint, M, Req, Sync, body, endpoint, endpoints_of, query
 from agentmem_client.resources import (
     Admin,
     Context,
@@ -65,13 +65,17 @@ class _Surface(Bound[M]):
     def health(self) -> Req:
         return Req()
 
-    def covered_routes(self) -> set[tuple[str, str]]:
-        """The (method, OpenAPI path) pairs this client can call."""
-        found = routes_of(self)
+    def endpoints(self) -> list[Endpoint[Any, Any]]:
+        """Every call this client can make: its route, idempotence and answer type."""
+        found = endpoints_of(self)
         for resource in vars(self).values():
             if isinstance(resource, Resource):
-                found |= routes_of(resource)
+                found += endpoints_of(resource)
         return found
+
+    def covered_routes(self) -> set[tuple[str, str]]:
+        """The (method, OpenAPI path) pairs this client can call."""
+        return {e.route for e in self.endpoints()}
 
 
 class AgentMem(_Surface[Sync]):
