@@ -91,8 +91,8 @@ class Config:
     AGENTMEM_ADMIN_TOKEN."""
 
     base_url: str
-    api_key: str | None
-    admin_token: str | None
+    api_key: str | None = field(repr=False)  # never in a log line or a traceback's locals
+    admin_token: str | None = field(repr=False)
     timeout: httpx.Timeout
     retry: Retry
 
@@ -104,9 +104,13 @@ class Config:
                       admin_token or os.environ.get("AGENTMEM_ADMIN_TOKEN") or None,
                       timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout), retry or Retry())
 
+    def secret(self, call: Call[Any]) -> str | None:
+        """The bearer token a call is sent with."""
+        return {"key": self.api_key, "admin": self.admin_token or self.api_key, "none": None}[call.auth]
+
     def request(self, call: Call[Any]) -> dict[str, Any]:
         """httpx.request arguments for a call."""
-        secret = {"key": self.api_key, "admin": self.admin_token or self.api_key, "none": None}[call.auth]
+        secret = self.secret(call)
         headers = {"Accept": "application/json", "User-Agent": "agentmem-client/0.1"}
         if secret:
             headers["Authorization"] = f"Bearer {secret}"
@@ -122,11 +126,9 @@ class Config:
         except ValueError:
             payload = response.text
         error = error_for(response.status_code, payload, retry_after_seconds(response.headers.get("retry-after")))
-        if isinstance(error, Unauthorized):
-            missing = {"key": ("api_key=", "AGENTMEM_API_KEY"), "admin": ("admin_token=", "AGENTMEM_ADMIN_TOKEN")}
-            arg, env = missing.get(call.auth, ("api_key=", "AGENTMEM_API_KEY"))
-            if not self.request(call)["headers"].get("Authorization"):
-                error.message += f" (this client has no key: pass {arg} or set {env})"
+        if isinstance(error, Unauthorized) and not self.secret(call):
+            arg, env = ("admin_token=", "AGENTMEM_ADMIN_TOKEN") if call.auth == "admin" else ("api_key=", "AGENTMEM_API_KEY")
+            error.message += f" (this client has no key: pass {arg} or set {env})"
         raise error
 
     def failed(self, call: Call[Any], failure: httpx.HTTPError) -> TransportError:
