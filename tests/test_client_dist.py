@@ -4,6 +4,7 @@ loads nothing of the service (no agentmem, torch, psycopg or fastapi)."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,8 +14,11 @@ CLIENT = Path(__file__).resolve().parent.parent / "clients" / "python"
 
 
 def test_wheel_requires_only_httpx_and_pydantic(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(tmp_path), str(CLIENT)], check=True, capture_output=True)
+    source = tmp_path / "src"  # a copy: an in-tree build would share build/ with other runs
+    shutil.copytree(CLIENT, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--wheel-dir", str(tmp_path), str(source)], check=False, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("agentmem_client-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
