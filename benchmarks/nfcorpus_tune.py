@@ -15,12 +15,42 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 
 from agentmem.retrieval import bm25
 from agentmem.retrieval.doc_bm25 import DOC_PARAMS, DocParams
 from agentmem.retrieval.search import keyword_hits
 from benchmarks.nfcorpus import DEFAULT_DATA, documents_in_order, ndcg_at, read_jsonl, read_qrels, recall_at
+
+
+class KeywordOnlyEmbedder:
+    """Constant unit vectors: a namespace for keyword tuning, ingested without running a model."""
+
+    name = "keyword-tuning-constant"
+    version = "1"
+    dimension = 8
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+def ingest_keyword_only(conn: psycopg.Connection, data: Path, namespace: str) -> None:
+    """The corpus as the API ingests it (title, text, 128-token chunks), vectors left meaningless."""
+    from agentmem.core.settings import Settings
+    from agentmem.embeddings.registry import Embedders
+    from agentmem.memory.documents import DocumentInput, upsert_documents
+    from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
+
+    create_namespace(conn, namespace)
+    who = resolve_key(conn, issue_key(conn, namespace, "tune").key)
+    docs = [DocumentInput("nfcorpus:" + d["_id"], d["text"], title=d["title"] or None)
+            for d in read_jsonl(data / "corpus.jsonl")]
+    for i in range(0, len(docs), 500):
+        upsert_documents(conn, Embedders.of(KeywordOnlyEmbedder()), who, docs[i : i + 500], Settings().chunk_tokens)
 
 
 def parse_set(text: str) -> DocParams:
@@ -61,12 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--split", choices=("dev", "test"), default="dev")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--units", default="document", help="document, chunk, old-chunk (chunk BM25 alone, passage_k1/b)")
+    p.add_argument("--ingest", action="store_true", help="first ingest the corpus into --namespace, keyword only")
     p.add_argument("--set", action="append", default=[], help="DocParams overrides, e.g. k1=0.9,b=0.4,title_weight=2")
     args = p.parse_args(list(argv or []))
     qrels = read_qrels(args.data / "qrels" / f"{args.split}.tsv")
     texts = {q["_id"]: q["text"] for q in read_jsonl(args.data / "queries.jsonl")}
     queries = {q: texts[q] for q in sorted(qrels)}
     with psycopg.connect(args.database_url, autocommit=True) as conn:
+        register_vector(conn)
+        if args.ingest:
+            ingest_keyword_only(conn, args.data, args.namespace)
         ns = conn.execute("SELECT id FROM namespaces WHERE name = %s", (args.namespace,)).fetchone()[0]
         for s in args.set or [""]:
             params = parse_set(s)
