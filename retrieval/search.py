@@ -29,10 +29,11 @@ from agentmem.embeddings.models import HNSW_MAX_DIMENSION, Model
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.freshness import FreshnessPolicy, freshness_score, weighted
 from agentmem.memory.namespaces import Principal
-from agentmem.retrieval import bm25
+from agentmem.retrieval import doc_bm25
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
 from agentmem.retrieval.fusion import Ranked, rrf, zscore
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
+from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 
 _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, d.metadata,"
@@ -144,38 +145,44 @@ def vector_query(namespace_id: int, query: QueryVector, n: int, filters: Filters
 
 def keyword_hits(
     conn: psycopg.Connection[Any], namespace_id: int, query_text: str, n: int, filters: Filters = NO_FILTERS,
+    unit: str = "chunk", params: doc_bm25.DocParams = doc_bm25.DOC_PARAMS,
 ) -> list[Hit]:
-    """Top-n chunks by BM25 over the namespace (statistics over the whole namespace, filters after).
+    """Top-n chunks (or documents, each by its best chunk) by document BM25F plus passage BM25
+    (retrieval/doc_bm25.py); statistics over the whole namespace, filters on the chunks.
 
-    Only the top n are hydrated: a common query term scores tens of thousands of chunks at 100k, and
-    joining every one of them to chunks and documents before the sort cost 3x the scoring itself.
+    A chunk is a candidate when it matches a query term or is its document's best passage (a
+    document may match by its title alone). Only the top n are hydrated.
     """
-    cond, params = where(filters)
-    params |= {"ns": namespace_id, "query": query_text, "n": n, "k1": bm25.K1, "b": bm25.B}
-    # Without filters the top n come from the scores alone; with them, from the chunks that pass.
-    source = sql.SQL("") if filters.is_empty() else sql.SQL(
-        " JOIN chunks c ON c.id = s.chunk_id WHERE true{cond}").format(cond=cond)
-    query = sql.SQL(bm25.KEYWORD_SQL.rstrip()) + sql.SQL(
-        ", top AS (SELECT s.chunk_id, s.score FROM scored s{source} ORDER BY s.score DESC, s.chunk_id LIMIT %(n)s)"
+    cond, fparams = where(filters)
+    values = fparams | doc_bm25.params_of(params) | {"ns": namespace_id, "query": query_text, "n": n}
+    values["pool"] = max(params.pool, n)
+    pick = sql.SQL("r.best") if unit == "document" else sql.SQL("(r.best OR r.passage > 0)")
+    query = doc_bm25.candidates_sql(cond, not filters.is_empty()) + sql.SQL(
+        ", top AS (SELECT r.chunk_id, r.score FROM ranked r WHERE {pick} ORDER BY r.score DESC, r.chunk_id LIMIT %(n)s)"
         " SELECT {cols}, t.score FROM top t JOIN chunks c ON c.id = t.chunk_id"
         " JOIN documents d ON d.id = c.document_id ORDER BY t.score DESC, c.id"
-    ).format(cols=sql.SQL(_HIT_COLUMNS), source=source)
-    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, params).fetchall()
+    ).format(cols=sql.SQL(_HIT_COLUMNS), pick=pick)
+    return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, values).fetchall()
 
 
-def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit]) -> list[Result]:
-    by_id = {h.chunk_id: h for h in [*keyword, *vector]}
-    lists: dict[str, list[tuple[int, float]]] = {}
+def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit], unit: str = "chunk") -> list[Result]:
+    """RRF (or z-score) over chunks, or over documents: then the vector list is first aggregated per
+    document (units.by_document) and a document is shown by its keyword list's best chunk if any."""
+    key = (lambda h: h.document_id) if unit == "document" else (lambda h: h.chunk_id)
+    if unit == "document":
+        vector = by_document(vector)
+    by_id = {key(h): h for h in [*vector, *keyword]}  # keyword's chunk wins
+    lists: dict[str, list[tuple[Any, float]]] = {}
     if strategy.uses_vector():
-        lists["vector"] = [(h.chunk_id, h.score) for h in vector]
+        lists["vector"] = [(key(h), h.score) for h in vector]
     if strategy.uses_keyword():
-        lists["keyword"] = [(h.chunk_id, h.score) for h in keyword]
+        lists["keyword"] = [(key(h), h.score) for h in keyword]
     weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
     if strategy.fusion == "zscore":
         fused = zscore(lists, weights=weights)
     else:
         fused = rrf(lists, k=strategy.rrf_k, weights=weights)
-    return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]  # type: ignore[index]
+    return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,7 @@ class SearchPlan:
     filters: Filters
     exact_max: int
     freshness: FreshnessPolicy = FreshnessPolicy()
+    unit: str = "chunk"  # chunk | document (one result per document, its best chunk)
 
 
 def run_search(
@@ -202,7 +210,7 @@ def run_search(
     def keyword() -> list[Hit]:
         started = time.perf_counter()
         with pool.connection() as conn:
-            hits = keyword_hits(conn, plan.namespace_id, plan.query, depth, plan.filters)
+            hits = keyword_hits(conn, plan.namespace_id, plan.query, depth, plan.filters, plan.unit)
         timings.add("keyword", started)
         return hits
 
@@ -214,7 +222,7 @@ def run_search(
     if plan.strategy.uses_keyword():
         kw_hits = kw_future.result() if kw_future else keyword()
     started = time.perf_counter()
-    results = with_freshness(fuse(plan.strategy, vec_hits, kw_hits), plan.freshness, datetime.now(timezone.utc))
+    results = with_freshness(fuse(plan.strategy, vec_hits, kw_hits, plan.unit), plan.freshness, datetime.now(timezone.utc))
     timings.add("fuse", started)
     return results, qvec
 
@@ -235,7 +243,7 @@ def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings
             timings.add("embed", started)
         started = time.perf_counter()
         with pool.connection() as conn:
-            hits = vector_hits(conn, plan.namespace_id, qvec, plan.strategy.candidates, plan.filters,
+            hits = vector_hits(conn, plan.namespace_id, qvec, vector_depth(plan), plan.filters,
                                exact=size <= plan.exact_max)
             if not hits:
                 model, size = active_model_and_size(conn, plan.namespace_id, embedder.default)
@@ -243,6 +251,11 @@ def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings
         if hits or model == qvec.model:
             return hits, qvec
     return hits, qvec
+
+
+def vector_depth(plan: SearchPlan) -> int:
+    """Documents are aggregated from chunks: look deeper so that most have all their matching chunks."""
+    return plan.strategy.candidates * (DOCUMENT_DEPTH if plan.unit == "document" else 1)
 
 
 def with_freshness(results: list[Result], policy: FreshnessPolicy, now: datetime) -> list[Result]:
@@ -269,6 +282,7 @@ class SearchRequest:
     mode: str | None = None  # hybrid | vector | keyword
     rrf_k: float | None = None
     weights: Mapping[str, float] | None = None
+    unit: str = "chunk"  # chunk | document
 
 
 @dataclass(frozen=True)
@@ -282,6 +296,6 @@ def find(pool: Any, embedder: QueryEmbedder, executor: Executor | None, exact_ma
     """The k best results, each retriever looking at least k deep. `exact_max`: Settings.exact_search_max_chunks."""
     strategy = for_namespace(who.retrieval, name=req.strategy, mode=req.mode, rrf_k=req.rrf_k, weights=req.weights)
     plan = SearchPlan(who.namespace_id, req.query, deep_enough(strategy, req.k), req.filters, exact_max,
-                      FreshnessPolicy.from_settings(who.freshness))
+                      FreshnessPolicy.from_settings(who.freshness), req.unit)
     results, _ = run_search(pool, embedder, plan, executor, Timings())
     return Found(results[: req.k], strategy)

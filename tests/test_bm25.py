@@ -1,4 +1,8 @@
-"""The in-database BM25 against the Python reference formula, before and after writes and deletes."""
+"""The in-database BM25 against the Python reference formula, before and after writes and deletes.
+
+Every text here fits one chunk and has no title: with the chunk formula's k1 and b, no title weight
+and no passage term, the document-aware retriever (doc_bm25) must then rank exactly as chunk BM25.
+Multi-chunk documents and titles are tested in test_doc_bm25.py."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from agentmem.embeddings.registry import Embedders
 from agentmem.memory.documents import DocumentInput, delete_document, upsert_documents
 from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
 from agentmem.retrieval import bm25
+from agentmem.retrieval.doc_bm25 import DocParams
 from agentmem.retrieval.filters import Filters
 from agentmem.retrieval.search import keyword_hits
 
@@ -26,6 +31,7 @@ TEXTS = [
     "Search engines rank documents with BM25 and similar formulas.",
     "The mat was red, and the cat liked the red mat very much.",
 ]
+CHUNK_BM25 = DocParams(k1=bm25.K1, b=bm25.B, title_weight=0.0, passage_weight=0.0)
 _LEXEME = re.compile(r"'((?:[^']|'')+)':([\d,A-D]+)")
 
 
@@ -63,7 +69,7 @@ def seeded(fresh_db: str):
 @pytest.mark.parametrize("query", ["cat on the mat", "dogs", "database index search", "red mat cat", "nothing here"])
 def test_sql_bm25_matches_reference(seeded, query: str) -> None:
     conn, who, _, _ = seeded
-    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, query, 20)]
+    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, query, 20, params=CHUNK_BM25)]
     want = _reference(conn, who.namespace_id, query)
     assert [g[0] for g in got] == [w[0] for w in want]
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
@@ -78,7 +84,7 @@ def test_statistics_follow_writes_and_deletes(seeded) -> None:
     recount = conn.execute("SELECT count(*), sum(tsvector_length_total(tsv)) FROM chunks WHERE namespace_id = %s",
                            (who.namespace_id,)).fetchone()
     assert tuple(stats) == tuple(recount) == (6, recount[1])
-    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, "cats", 20)]
+    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, "cats", 20, params=CHUNK_BM25)]
     want = _reference(conn, who.namespace_id, "cats")
     assert [g[0] for g in got] == [w[0] for w in want]
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
@@ -89,7 +95,7 @@ def test_statistics_follow_writes_and_deletes(seeded) -> None:
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_top_n_is_the_head_of_the_full_ranking(seeded, n: int) -> None:
     conn, who, _, _ = seeded
-    got = [h.chunk_id for h in keyword_hits(conn, who.namespace_id, "cat mat dogs", n)]
+    got = [h.chunk_id for h in keyword_hits(conn, who.namespace_id, "cat mat dogs", n, params=CHUNK_BM25)]
     assert got == [w[0] for w in _reference(conn, who.namespace_id, "cat mat dogs")][:n]
 
 
@@ -104,7 +110,7 @@ def test_filters_apply_after_namespace_statistics(seeded) -> None:
         " WHERE c.namespace_id = %s AND d.metadata @> '{\"keep\": true}'", (who.namespace_id,))}
     assert 0 < len(kept) < len(ids)
     got = [(h.chunk_id, h.score) for h in keyword_hits(conn, who.namespace_id, "cat dogs", 2,
-                                                       Filters(metadata={"keep": True}))]
+                                                       Filters(metadata={"keep": True}), params=CHUNK_BM25)]
     want = [w for w in _reference(conn, who.namespace_id, "cat dogs") if w[0] in kept][:2]
     assert [g[0] for g in got] == [w[0] for w in want] and len(want) == 2
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)

@@ -1,3 +1,4 @@
+import pytest
 from fastapi.testclient import TestClient
 
 from conftest import Tenant
@@ -103,7 +104,26 @@ def test_search_never_crosses_namespaces(client: TestClient, tenant: Tenant, oth
 def test_bad_search_requests(client: TestClient, tenant: Tenant) -> None:
     for body in ({"query": ""}, {"query": "x", "k": 0}, {"query": "x", "mode": "fuzzy"},
                  {"query": "x", "mode": "vector", "strategy": "hybrid_rrf"}, {"query": "x", "filters": {"kind": ["x"]}},
-                 {"query": "x", "weights": {"vector": -1}}, {"query": "x", "filters": {"color": "red"}}):
+                 {"query": "x", "weights": {"vector": -1}}, {"query": "x", "filters": {"color": "red"}},
+                 {"query": "x", "unit": "paragraph"}):
         r = client.post("/search", json=body, headers=tenant.headers)
         assert r.status_code == 422, body
         assert r.json()["error"]["message"]
+
+
+LONG = " ".join(f"Paragraph {i}: statins lower cholesterol in patients with heart disease." for i in range(40))
+
+
+@pytest.mark.parametrize("mode", ["keyword", "vector", "hybrid"])
+def test_unit_document_gives_one_result_per_document(client: TestClient, tenant: Tenant, mode: str) -> None:
+    _seed(client, tenant)
+    r = client.put("/documents", json={"source_uri": "kb://statins", "title": "Statins and cholesterol",
+                                       "text": LONG}, headers=tenant.headers)
+    assert r.status_code in (200, 201), r.text
+    chunks = _search(client, tenant, query="statins cholesterol heart", mode=mode, k=10)["results"]
+    assert [c["source_uri"] for c in chunks[:2]] == ["kb://statins"] * 2  # a long document spans chunks
+    docs = _search(client, tenant, query="statins cholesterol heart", mode=mode, k=10, unit="document")["results"]
+    uris = [d["source_uri"] for d in docs]
+    # Keyword: only the statins document matches; the others rank every document, each once.
+    assert uris[0] == "kb://statins" and len(uris) == len(set(uris)) == (1 if mode == "keyword" else len(DOCS) + 1)
+    assert docs[0]["id"] in {c["id"] for c in chunks if c["source_uri"] == "kb://statins"}

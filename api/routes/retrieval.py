@@ -45,6 +45,7 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
     req = SearchRequest(
         query=body.query, k=body.k, filters=to_filters(body.filters), strategy=body.strategy, mode=body.mode,
         rrf_k=body.rrf_k, weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
+        unit=body.unit,
     )
     found = find(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req)

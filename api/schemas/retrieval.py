@@ -49,6 +49,8 @@ class SearchIn(Input):
     weights: WeightsIn | None = None
     filters: FiltersIn | None = None
     explain: bool = False
+    unit: Literal["chunk", "document"] = Field(
+        default="chunk", description="chunk: ranked chunks; document: one result per document, its best chunk")
 
 
 class RetrieverScore(BaseModel):

@@ -1,0 +1,144 @@
+"""Document-level BM25F plus passage BM25 in SQL against the Python reference, across writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import psycopg
+import pytest
+from pgvector.psycopg import register_vector
+
+from hash_embedder import HashEmbedder
+from agentmem.embeddings.registry import Embedders
+from agentmem.memory.documents import DocumentInput, delete_document, upsert_documents
+from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
+from agentmem.retrieval import doc_bm25
+from agentmem.retrieval.doc_bm25 import DocParams, DocStats
+from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.search import keyword_hits
+
+_LEXEME = re.compile(r"'((?:[^']|'')+)':([\d,A-D]+)")
+LONG = " ".join(f"Sentence {i} is about mats, cats and the weather in spring." for i in range(30))
+DOCS = [
+    DocumentInput("d0", LONG + " Finally dogs appear once.", title="Cats and mats"),
+    DocumentInput("d1", "Dogs chase cats; cats climb trees to escape dogs.", title="Dogs"),
+    DocumentInput("d2", "A database stores rows in tables and indexes them.", title="Databases and dogs"),
+    DocumentInput("d3", "The mat was red, and the cat liked the red mat very much.", context="A story about a cat"),
+    DocumentInput("d4", LONG.replace("cats", "birds"), title=None),
+]
+PARAMS = [doc_bm25.DOC_PARAMS, DocParams(k1=1.2, b=0.75, title_weight=3.0, passage_weight=0.5),
+          DocParams(title_weight=0.0, passage_weight=0.0)]
+
+
+def _tsv(conn: psycopg.Connection[Any], text: str | None) -> dict[str, int]:
+    raw = conn.execute("SELECT to_tsvector('english', %s)::text", (text or "",)).fetchone()[0]
+    return {m.group(1).replace("''", "'"): len(m.group(2).split(",")) for m in _LEXEME.finditer(raw)}
+
+
+def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str) -> list[tuple[int, float]]:
+    docs = conn.execute("SELECT id, title, context, text FROM documents WHERE namespace_id = %s", (ns,)).fetchall()
+    body = {d: _tsv(conn, (c + " " if c else "") + t) for d, _, c, t in docs}
+    head = {d: _tsv(conn, title) for d, title, _, _ in docs}
+    chunks = conn.execute("SELECT c.id, c.document_id, d.context, c.text FROM chunks c JOIN documents d"
+                          " ON d.id = c.document_id WHERE c.namespace_id = %s", (ns,)).fetchall()
+    ctf = {c: _tsv(conn, (ctx + " " if ctx else "") + t) for c, _, ctx, t in chunks}
+    stats = DocStats(n=len(docs), avgdl=max(sum(sum(b.values()) for b in body.values()) / len(docs), 1),
+                     avgtl=sum(sum(h.values()) for h in head.values()) / len(docs),
+                     avgcl=max(sum(sum(t.values()) for t in ctf.values()) / len(chunks), 1))
+    terms = set(_tsv(conn, query))
+    df = {t: sum(1 for d in body if t in body[d] or t in head[d]) for t in terms}
+    dscore = {d: doc_bm25.score_document(terms, {t: (body[d].get(t, 0), head[d].get(t, 0)) for t in terms},
+                                         sum(body[d].values()), sum(head[d].values()), stats, df, p) for d in body}
+    rows = []
+    for c, d, _, _ in chunks:
+        if dscore[d] > 0:
+            passage = doc_bm25.score_passage(terms, ctf[c], sum(ctf[c].values()), stats, df, p)
+            rows.append((c, d, passage, dscore[d] + p.passage_weight * passage))
+    best = {}
+    for c, d, passage, _ in sorted(rows, key=lambda r: (-r[2], r[0])):
+        best.setdefault(d, c)
+    keep = [(c, s) for c, d, passage, s in rows if best[d] == c or (unit == "chunk" and passage > 0)]
+    return sorted(keep, key=lambda r: (-r[1], r[0]))
+
+
+@pytest.fixture
+def seeded(fresh_db: str):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        register_vector(conn)
+        create_namespace(conn, "a")
+        create_namespace(conn, "b")
+        who = resolve_key(conn, issue_key(conn, "a", "k").key)
+        other = resolve_key(conn, issue_key(conn, "b", "k").key)
+        emb = Embedders.of(HashEmbedder())
+        results = upsert_documents(conn, emb, who, DOCS, 64)
+        upsert_documents(conn, emb, other, [DocumentInput("x", "cat cat cat mat mat dogs " * 20, title="cat")], 64)
+        yield conn, who, results, emb
+
+
+def _check(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str, n: int = 50) -> None:
+    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, ns, query, n, unit=unit, params=p)]
+    want = _reference(conn, ns, query, p, unit)[:n]
+    assert [g[0] for g in got] == [w[0] for w in want]
+    assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
+
+
+def test_long_documents_span_several_chunks(seeded) -> None:
+    conn, who, _, _ = seeded
+    per_doc = conn.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM chunks WHERE namespace_id = %s"
+                           " GROUP BY document_id) x", (who.namespace_id,)).fetchone()[0]
+    assert per_doc > 2
+
+
+@pytest.mark.parametrize("unit", ["chunk", "document"])
+@pytest.mark.parametrize("p", PARAMS)
+@pytest.mark.parametrize("query", ["cat on the mat", "dogs", "database dogs", "story", "spring weather", "nothing"])
+def test_sql_matches_reference(seeded, query: str, p: DocParams, unit: str) -> None:
+    conn, who, _, _ = seeded
+    _check(conn, who.namespace_id, query, p, unit)
+
+
+def test_title_alone_finds_a_document(seeded) -> None:
+    conn, who, _, _ = seeded
+    assert "d2" in [h.source_uri for h in keyword_hits(conn, who.namespace_id, "dogs", 5, unit="document")]
+    off = dataclasses.replace(doc_bm25.DOC_PARAMS, title_weight=0.0)
+    assert [h.source_uri for h in keyword_hits(conn, who.namespace_id, "dogs", 5, unit="document", params=off)] \
+        == ["d1", "d0"]  # "dogs" in d2's title no longer counts
+
+
+def test_one_result_per_document(seeded) -> None:
+    conn, who, _, _ = seeded
+    docs = [h.document_id for h in keyword_hits(conn, who.namespace_id, "cats mats weather", 10, unit="document")]
+    chunks = [h.document_id for h in keyword_hits(conn, who.namespace_id, "cats mats weather", 10)]
+    assert len(docs) == len(set(docs)) and len(chunks) > len(set(chunks))
+
+
+def test_statistics_follow_writes_and_deletes(seeded) -> None:
+    conn, who, results, emb = seeded
+    delete_document(conn, who, results[0].id)
+    upsert_documents(conn, emb, who, [DocumentInput("d1", "Now a short text about cats only.", title="Cats now"),
+                                      DocumentInput("d5", "Brand new dogs.", title="New")], 64)
+    conn.execute("UPDATE documents SET last_verified_at = now()")  # no indexed text changes
+    stats = conn.execute("SELECT documents, body_terms, title_terms FROM namespace_stats WHERE namespace_id = %s",
+                         (who.namespace_id,)).fetchone()
+    docs = conn.execute("SELECT title, context, text FROM documents WHERE namespace_id = %s",
+                        (who.namespace_id,)).fetchall()
+    body = sum(sum(_tsv(conn, (c + " " if c else "") + t).values()) for _, c, t in docs)
+    title = sum(sum(_tsv(conn, ti).values()) for ti, _, _ in docs)
+    assert tuple(stats) == (5, body, title)
+    postings = conn.execute("SELECT count(*) FROM document_terms WHERE namespace_id = %s",
+                            (who.namespace_id,)).fetchone()[0]
+    want = sum(len(set(_tsv(conn, (c + " " if c else "") + t)) | set(_tsv(conn, ti))) for ti, c, t in docs)
+    assert postings == want
+    for unit in ("chunk", "document"):
+        _check(conn, who.namespace_id, "cats dogs", doc_bm25.DOC_PARAMS, unit)
+
+
+def test_filters_keep_namespace_statistics(seeded) -> None:
+    conn, who, _, _ = seeded
+    conn.execute("UPDATE documents SET metadata = '{\"keep\": true}' WHERE source_uri IN ('d1', 'd3')")
+    got = [h.source_uri for h in keyword_hits(conn, who.namespace_id, "cat dogs", 10, Filters(metadata={"keep": True}),
+                                              unit="document")]
+    want = [h.source_uri for h in keyword_hits(conn, who.namespace_id, "cat dogs", 10, unit="document")]
+    assert got == [u for u in want if u in ("d1", "d3")] and len(got) == 2
