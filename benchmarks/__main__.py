@@ -22,6 +22,7 @@ BENCHMARKS = {
     "load": "benchmarks.load",
     "embed-fairness": "benchmarks.embed_fairness",
     "freshness-cost": "benchmarks.freshness_cost",
+    "injection": "benchmarks.injection",
 }
 
 
