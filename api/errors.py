@@ -80,7 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Refused):
             return _refused(request, exc)
         headers = None if exc.retry_after is None else {"Retry-After": str(max(1, round(exc.retry_after)))}
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(exc.code, exc.message, **(exc.extra or {})), status_code=exc.status_code,
+                            headers=headers)
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:

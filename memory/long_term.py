@@ -19,7 +19,7 @@ from agentmem.memory.tasks import Task, get_task, mark_completed
 
 def add_memory(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, *, text: str, kind: str,
-    source: str | None, chunk_tokens: int,
+    source: str | None, chunk_tokens: int, screening: tuple[str, dict[str, list[str]]] = ("clean", {}),
 ) -> UpsertResult:
     """Store one summary, fact or preference; it is searchable exactly like a document chunk."""
     memory_id = uuid.uuid4()
@@ -28,7 +28,7 @@ def add_memory(
         metadata={"source": source} if source else {},
     )
     [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
-    return write_prepared(conn, who, p, embedders, chunk_tokens)
+    return write_prepared(conn, who, p, embedders, chunk_tokens, *screening)
 
 
 def complete_task(

@@ -4,6 +4,7 @@ AgentmemError
  +-- NotFound          404: the id does not exist in the caller's namespace
  +-- Unauthorized      401: missing or unknown key
  +-- InvalidInput      422: the request is well-formed JSON but its content is wrong
+ |    +-- ScreeningRefused 422: refused by the namespace's screening policy (injection or secrets)
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
  +-- ModelUnavailable  503: the namespace's embedding model is not configured in this service
@@ -13,11 +14,14 @@ AgentmemError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AgentmemError(Exception):
     status_code = 500
     code = "internal"
     retry_after: float | None = None  # seconds, sent as Retry-After
+    extra: dict[str, Any] | None = None  # more fields for the error body (e.g. a screening report)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -37,6 +41,16 @@ class Unauthorized(AgentmemError):
 class InvalidInput(AgentmemError):
     status_code = 422
     code = "invalid_input"
+
+
+class ScreeningRefused(InvalidInput):
+    """A write refused by the namespace's screening policy; `extra` carries the flags or redactions."""
+
+    code = "screening_refused"
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.extra = {"screening": report}
 
 
 class PayloadTooLarge(AgentmemError):

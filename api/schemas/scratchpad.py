@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from agentmem.api.schemas.screening import ScreeningOut
 from pydantic import BaseModel, Field
 
 from agentmem.api.schemas.base import Input, Text, Timestamp
@@ -43,3 +44,4 @@ class EntryOut(BaseModel):
     tokens: int
     summary_tokens: int | None
     created_at: datetime
+    screening: ScreeningOut | None = None
