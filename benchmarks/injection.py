@@ -33,8 +33,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "injection.json"
 DATA = next((d / "shared" / "data" for d in REPO.parents if (d / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
 
 _OLD = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (
-    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the)\b"
-    r"[^.\n]{0,20}\b(instructions?|prompts?|rules|directions|guidelines)\b",
+    (r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the)\b"
+    r"[^.\n]{0,20}\b(instructions?|prompts?|rules|directions|guidelines)\b"),
     r"\byou are now\b|\bact as (an?|the) \w+|\bnew instructions?\s*:",
     r"\b(system prompt|developer message|jailbreak)\b",
     r"<\|(im_start|im_end|system|assistant|user)\|>|^\s*(system|assistant)\s*:",

@@ -46,24 +46,24 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
      r"|\boverride\s+(?:manual|the|all|any)\b[^.\n]{0,30}\b(?:and|to)\s+(?:output|print|say|respond|reply)\b", _I),
     ("override", ("!!", "new ", "pwned", "developer mode", "dan mode", "jailbr", "you are now", "you must now",
                   "you will now", "you have been", "deviate"),
-     r"\bIMPORTANT\s*!{2,}|\bnew\s+(?:instructions?|task|objective|goal)\s*:"
+     (r"\bIMPORTANT\s*!{2,}|\bnew\s+(?:instructions?|task|objective|goal)\s*:"
      r"|\bpwned\b|\bdeveloper\s+mode\b|\bDAN\s+mode\b|\bjailbr(?:oken|eak)\b"
      r"|\byou\s+(?:are\s+now|must\s+now|will\s+now|have\s+been\s+(?:reprogrammed|updated))\b"
-     r"|\byou\s+may\s+not\s+deviate\b|\bdo\s+not\s+deviate\s+from\b", _I),
+     r"|\byou\s+may\s+not\s+deviate\b|\bdo\s+not\s+deviate\s+from\b"), _I),
     ("override", ("instead ", "only "),
      r"\b(?:instead|only)\s+(?:focus|respond|reply|answer|output)\b[^.\n]{0,40}\b(?:following|brackets?)\b", _I),
     ("role_marker", ("<|", "[", "(#", "<"),
-     r"<\|\s*(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id)\s*\|>"
+     (r"<\|\s*(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id)\s*\|>"
      r"|\[\s*(?:system|assistant|INST|/INST|SYS)\s*\]|\(#(?:system|context|assistant|user)\)"
      r"|<\s*/?\s*(?:system|instructions?|information|admin|sys)\s*>"
-     r"|<\s*end\s+of\s+(?:session|conversation|context|document|data)\s*>", _I),
+     r"|<\s*end\s+of\s+(?:session|conversation|context|document|data)\s*>"), _I),
     ("role_marker", ("system:", "assistant:", "user:", "human:", "ai:", "system :", "assistant :", "user :"),
      r"^[\s>#*-]*(?:system|assistant|user|human|AI)\s*:\s*(?=\S)", _IM),
     ("role_marker", ("end of", "start of", "--", "chain of thought", "system message", "hidden", "secret", "##"),
-     r"\b(?:end|start)\s+of\s+(?:system\s+)?(?:prompt|instructions)\b"
+     (r"\b(?:end|start)\s+of\s+(?:system\s+)?(?:prompt|instructions)\b"
      r"|^\s*-{2,}\s*[A-Z ]*(?:INSTRUCTION|AMENDMENT)"
      r"|\b(?:system|hidden|secret)\s+(?:chain\s+of\s+thought|message|override|note|directive)\s*(?:result\b|:)"
-     r"|#{2,}\s*\(?system", _IM),
+     r"|#{2,}\s*\(?system"), _IM),
     ("addressed_to_model", ("note to", "dear", "hey", "hi ", "attention", "instructions for", "to you,", "for you,"),
      r"\bnote\s+to\s+(?:the\s+|any\s+|all\s+)?" + _MODEL_NOUN
      + r"|\b(?:dear|hey|hi|attention|instructions?\s+for(?:\s+the)?)\s+" + _MODEL_NOUN + r"\b"
@@ -72,28 +72,28 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
      r"^[\s>*-]*" + _MODEL_NOUN + r"\s*[,:]\s*(?:please|you|ignore|do|don't|from|now|always|never|respond|reply|print|"
      r"say|output|tell)\b", _IM),
     ("addressed_to_model", ("if ", "when", "asked"),
-     r"\b(?:if|when|whenever)\s+(?:the\s+)?(?:user|human|someone|anyone|you\s+are|you're)\s+(?:asks?|asked|requests?|wants?|"
+     (r"\b(?:if|when|whenever)\s+(?:the\s+)?(?:user|human|someone|anyone|you\s+are|you're)\s+(?:asks?|asked|requests?|wants?|"
      r"summariz\w*)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|print|output|write|tell)\b"
      r"|\b(?:if|when)\s+asked\s+(?:how|about|for|to|whether|what)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|print|"
-     r"output|write|tell)\b", _I),
+     r"output|write|tell)\b"), _I),
     ("addressed_to_model", ("your response", "your reply", "your answer", "your output", "your summary",
                             "your final answer", "your next message"),
-     r"\b(?:in|at\s+the\s+(?:start|end)\s+of)\s+your\s+(?:response|reply|answer|output|summary|final\s+answer|next\s+message)\b"
-     r"|\byour\s+(?:response|reply|answer|output)\s+(?:must|should|shall)\b", _I),
+     (r"\b(?:in|at\s+the\s+(?:start|end)\s+of)\s+your\s+(?:response|reply|answer|output|summary|final\s+answer|next\s+message)\b"
+     r"|\byour\s+(?:response|reply|answer|output)\s+(?:must|should|shall)\b"), _I),
     ("addressed_to_model", ("before", "after", "instead of", "gave you", "important"),
-     r"\b(?:before|after|instead\s+of)\s+(?:you\s+)?(?:can\s+)?(?:solv|complet|finish|answer|respond|do|doing|summariz)\w*"
+     (r"\b(?:before|after|instead\s+of)\s+(?:you\s+)?(?:can\s+)?(?:solv|complet|finish|answer|respond|do|doing|summariz)\w*"
      r"\s+(?:the|your|this)\s+(?:original\s+)?(?:task|request|question|summary)\b"
      r"|\b(?:the\s+)?task\s+(?:that\s+)?I\s+gave\s+you\b"
-     r"|\bimportant\s+(?:message|instructions?|note)\s+from\s+(?:me|the\s+user|your\s+user|the\s+developers?|the\s+admin)", _I),
+     r"|\bimportant\s+(?:message|instructions?|note)\s+from\s+(?:me|the\s+user|your\s+user|the\s+developers?|the\s+admin)"), _I),
     ("addressed_to_model", ("only",),
      r"\b(?:reply|respond|answer)\s+(?:with\s+)?only\s+(?:with\s+)?(?:the\s+following|this|\")", _I),
     ("addressed_to_model", ("print", "output", "repeat", "write", "say "),
-     r"\b(?:print|output|repeat|write)\s+(?:only\s+)?(?:exactly\s+|out\s+)?(?:the\s+following|this\s+(?:text|sentence|message)|\"|'|<)"
-     r"|\bsay\s+(?:only\s+)?(?:exactly\s+)?(?:the\s+following|this\s+(?:text|sentence|message))", _I),
+     (r"\b(?:print|output|repeat|write)\s+(?:only\s+)?(?:exactly\s+|out\s+)?(?:the\s+following|this\s+(?:text|sentence|message)|\"|'|<)"
+     r"|\bsay\s+(?:only\s+)?(?:exactly\s+)?(?:the\s+following|this\s+(?:text|sentence|message))"), _I),
     ("addressed_to_model", ("just ", "simply "), r"\b(?:just|simply)\s+(?:print|output|say|respond|reply)\b", _I),
     ("addressed_to_model", ("for llm", "for ai", "for language model", "for automated", "invisible to humans"),
-     r"\bfor\s+(?:LLMs?|AI|language\s+models|automated\s+\w+)\b[^.\n]{0,30}\b(?:only|visible|scan)\b"
-     r"|\binvisible\s+to\s+humans\b", _I),
+     (r"\bfor\s+(?:LLMs?|AI|language\s+models|automated\s+\w+)\b[^.\n]{0,30}\b(?:only|visible|scan)\b"
+     r"|\binvisible\s+to\s+humans\b"), _I),
     ("exfiltration", ("![",),
      r"!\[[^\]\n]*\]\(\s*https?://[^)\s]*[?&][\w-]+=|!\[[^\]\n]*\]\(\s*https?://[^)\s]*\)\s*$", _IM),
     ("exfiltration", ("@",),
@@ -104,9 +104,9 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
      r"credentials|tokens?)\b[^.\n]{0,40}\b(?:to|into)\b[^.\n]{0,20}(?:https?://|url|link|" + _EMAIL + r")"
      r"|\b(?:passwords?|secrets?)\b[^.\n]{0,40}\bappend\b", _I),
     ("exfiltration", ("conversation", "chat", "message", "prompt"),
-     r"\bappend\b[^.\n]{0,80}\b(?:conversation|chat\s+history|summary\s+of\s+the\s+page)\b"
+     (r"\bappend\b[^.\n]{0,80}\b(?:conversation|chat\s+history|summary\s+of\s+the\s+page)\b"
      r"|\b(?:replace|append|include|insert|add)\b[^.\n]{0,60}\bwith\s+(?:the\s+|our\s+)?(?:previous|last|prior|whole|"
-     r"entire)\s+(?:message|conversation|chat|messages|prompt)\b", _I),
+     r"entire)\s+(?:message|conversation|chat|messages|prompt)\b"), _I),
 )
 _RULES_COMPILED = tuple((flag, triggers, re.compile(pattern, flags)) for flag, triggers, pattern, flags in _RULES_TABLE)
 

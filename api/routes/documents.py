@@ -12,10 +12,17 @@ from agentmem.api.deps import ConnDep, IngestDep, PrincipalDep, ServicesDep, che
 from agentmem.api.errors import describe_validation_errors
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.base import unstorable
-from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.documents import (
-    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, UpsertOut,
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    ChunkOut,
+    DocumentIn,
+    DocumentOut,
+    MemoryIn,
+    UpsertOut,
 )
+from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.core.errors import ScreeningRefused
 from agentmem.memory import documents, long_term

@@ -11,12 +11,12 @@ from agentmem.api.deps import ConnDep, PrincipalDep, ServicesDep, check_size
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.limits import check_count
 from agentmem.api.schemas.scratchpad import EntryIn, EntryOut
+from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
 from agentmem.core.settings import Settings
-from agentmem.api.schemas.screening import ScreeningOut
+from agentmem.memory import long_term, scratchpad, tasks
 from agentmem.memory.quarantine import get_policy
 from agentmem.memory.write_screen import screen_write
-from agentmem.memory import long_term, scratchpad, tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
