@@ -85,6 +85,17 @@ def per_kind(rows: list[dict[str, Any]], fn: Callable[[str], list[str]]) -> dict
                 "benign": c[2], "fpr": c[3] / c[2] if c[2] else None} for k, c in sorted(counts.items())}
 
 
+def per_attack(rows: list[dict[str, Any]], fn: Callable[[str], list[str]]) -> dict[str, dict[str, Any]]:
+    """Recall per attack family (first two levels of `attack`, e.g. injecagent/dh, garak/latent)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row["label"] == 1:
+            family = "/".join(str(row["attack"]).split("/")[:3 if row["attack"].startswith("garak/latent") else 2])
+            counts[family][0] += 1
+            counts[family][1] += bool(fn(row["text"]))
+    return {k: {"injected": n, "recall": c / n} for k, (n, c) in sorted(counts.items())}
+
+
 def paragraphs(text: str, min_chars: int = 40) -> Iterator[str]:
     for para in re.split(r"\n\s*\n", text):
         if len(para.strip()) >= min_chars:
@@ -138,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {"dev": {}, "benign": {}, "split": {k: len(v) for k, v in parts.items()}}
     for name, fn in (("screener", screen), ("old_patterns", old_screen)):
         results["dev"][name] = {part: per_kind(prows, fn) for part, prows in parts.items()}
+        results.setdefault("by_attack", {})[name] = {part: per_attack(prows, fn) for part, prows in parts.items()}
     if args.show_misses == "tuning":
         for r in parts["tuning"]:
             if bool(screen(r["text"])) != bool(r["label"]):
@@ -160,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kind, s in new.items():
             print(f"{part:9} {kind:14} {s['injected']:4d} {_fmt(s['recall'])}  {_fmt(old[kind]['recall'])}"
                   f" {s['benign']:6d} {_fmt(s['fpr'])}  {_fmt(old[kind]['fpr'])}")
+    print(f"\n{'part':9} {'attack family':28} {'inj':>4} {'recall':>7} {'old':>7}")
+    for part in ("held_out", "tuning"):
+        new, old = results["by_attack"]["screener"][part], results["by_attack"]["old_patterns"][part]
+        for fam, a in new.items():
+            print(f"{part:9} {fam:28} {a['injected']:4d} {a['recall']:7.3f} {old[fam]['recall']:7.3f}")
     print(f"\n{'benign corpus':20} {'texts':>6} {'FPR':>7} {'old':>7} {'us/text':>8}")
     for cname, s in results["benign"].items():
         print(f"{cname:20} {s['texts']:6d} {s['fpr']:7.4f} {s['old_patterns_fpr']:7.4f} {s['us_per_text']:8.1f}")

@@ -134,10 +134,13 @@ def _embed(embedders: Embedders, model: Model, text: str, namespace_id: int) -> 
 
 
 def list_entries(
-    conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False
+    conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False,
+    include_quarantined: bool = True,
 ) -> list[Entry]:
     """Entries in the order written; `unsourced_only` keeps the claims (facts, results) with no source."""
     where = " AND unsourced AND kind = ANY(%(claims)s)" if unsourced_only else ""
+    if not include_quarantined:
+        where += " AND screening <> 'quarantined'"
     with read_snapshot(conn):  # the task that was found is the one whose entries are listed
         get_task(conn, who, task_id)
         cur = conn.cursor(row_factory=class_row(Entry))

@@ -23,6 +23,7 @@ It is tuned for precision on text that talks *about* instructions, passwords and
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _I = re.IGNORECASE
 _IM = re.IGNORECASE | re.MULTILINE
@@ -41,14 +42,16 @@ _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
     ("override", ("ignore", "disregard", "forget", "override"),
      r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b" + _PRIOR + r"\b[^.\n]{0,30}?\b" + _RULES + r"\b"
-     r"|\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:instructions|that|everything)\b"
+     r"|\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:(?:of\s+)?(?:the\s+)?(?:above|previous|prior)\b|instructions\b|"
+      r"everything\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told))"
      r"|\bdisregard\s+(?:all|everything)\b[^.\n]{0,30}\bexcept\b"
      r"|\boverride\s+(?:manual|the|all|any)\b[^.\n]{0,30}\b(?:and|to)\s+(?:output|print|say|respond|reply)\b", _I),
     ("override", ("!!", "new ", "pwned", "developer mode", "dan mode", "jailbr", "you are now", "you must now",
                   "you will now", "you have been", "deviate"),
      (r"\bIMPORTANT\s*!{2,}|\bnew\s+(?:instructions?|task|objective|goal)\s*:"
      r"|\bpwned\b|\bdeveloper\s+mode\b|\bDAN\s+mode\b|\bjailbr(?:oken|eak)\b"
-     r"|\byou\s+(?:are\s+now|must\s+now|will\s+now|have\s+been\s+(?:reprogrammed|updated))\b"
+     r"|\byou\s+are\s+now\s+(?:an?\s+|the\s+|in\s+\w+\s+mode|DAN\b|free\b|no\s+longer\b|unrestricted|jailbroken)"
+      r"|\byou\s+(?:must\s+now|will\s+now|have\s+been\s+(?:reprogrammed|updated))\b"
      r"|\byou\s+may\s+not\s+deviate\b|\bdo\s+not\s+deviate\s+from\b"), _I),
     ("override", ("instead ", "only "),
      r"\b(?:instead|only)\s+(?:focus|respond|reply|answer|output)\b[^.\n]{0,40}\b(?:following|brackets?)\b", _I),
@@ -80,7 +83,9 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
                             "your final answer", "your next message"),
      (r"\b(?:in|at\s+the\s+(?:start|end)\s+of)\s+your\s+(?:response|reply|answer|output|summary|final\s+answer|next\s+message)\b"
      r"|\byour\s+(?:response|reply|answer|output)\s+(?:must|should|shall)\b"), _I),
-    ("addressed_to_model", ("before", "after", "instead of", "gave you", "important"),
+    ("addressed_to_model", ("before you", "after you", "before solv", "before complet", "before answer", "before respond",
+                            "before summar", "before do", "after solv", "after complet", "after answer", "after respond",
+                            "instead of", "gave you", "important message", "important instruction", "important note"),
      (r"\b(?:before|after|instead\s+of)\s+(?:you\s+)?(?:can\s+)?(?:solv|complet|finish|answer|respond|do|doing|summariz)\w*"
      r"\s+(?:the|your|this)\s+(?:original\s+)?(?:task|request|question|summary)\b"
      r"|\b(?:the\s+)?task\s+(?:that\s+)?I\s+gave\s+you\b"
@@ -88,9 +93,22 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
     ("addressed_to_model", ("only",),
      r"\b(?:reply|respond|answer)\s+(?:with\s+)?only\s+(?:with\s+)?(?:the\s+following|this|\")", _I),
     ("addressed_to_model", ("print", "output", "repeat", "write", "say "),
-     (r"\b(?:print|output|repeat|write)\s+(?:only\s+)?(?:exactly\s+|out\s+)?(?:the\s+following|this\s+(?:text|sentence|message)|\"|'|<)"
+     (r"\b(?:print|output|repeat|write)\s+(?:only\s+)?(?:exactly\s+|out\s+)?(?:the\s+following|this\s+(?:text|sentence|message))"
      r"|\bsay\s+(?:only\s+)?(?:exactly\s+)?(?:the\s+following|this\s+(?:text|sentence|message))"), _I),
-    ("addressed_to_model", ("just ", "simply "), r"\b(?:just|simply)\s+(?:print|output|say|respond|reply)\b", _I),
+    ("addressed_to_model", ("just ", "simply "), r"\b(?:just|simply)\s+(?:print|output|say|respond|reply)\s+(?:with\s+)?(?:[\"'<“!\[]|the\s+following|this\b|only\b)", _I),
+    ("addressed_to_model", ("respond", "reply", "answer", "write your", "write the"),
+     (r"\b(?:respond|reply|answer|write\s+(?:your|the)\s+(?:response|reply|answer))\s+(?:only\s+)?(?:in|using|with)\s+"
+      r"(?:all\s+caps|capital\s+letters|uppercase|lowercase|emojis?|base64|morse(?:\s+code)?|pig\s+latin|rhymes?|verse|"
+      r"French|Spanish|German|Italian|Chinese|Japanese|Russian|Portuguese|Korean|Arabic|Hindi|Dutch|"
+      r"a\s+(?:different|foreign)\s+language)\b"), _I),
+    ("addressed_to_model", ("the user", "the human"),
+     (r"\b(?:do\s+not|don't|never)\s+(?:tell|inform|notify|alert|warn|mention\s+(?:this|it)\s+to|reveal\s+(?:this|it)\s+to)"
+      r"\s+(?:the\s+)?(?:user|human)\b|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\s+the\s+(?:user|human)\b"), _I),
+    ("addressed_to_model", ("instead of", "rather than"),
+     r"\b(?:instead\s+of|rather\s+than)\s+(?:summariz|answer|translat|respond|repl|doing\s+what)\w*", _I),
+    ("override", ("from now on", "henceforth", "rest of this conversation", "rest of the conversation"),
+     (r"\b(?:from\s+now\s+on|henceforth|for\s+the\s+rest\s+of\s+(?:this|the)\s+conversation),?\s+(?:you\s+(?:will|must|shall|"
+      r"are\s+to)|respond|reply|answer|act\s+as|behave\s+as|only\s+(?:respond|reply|answer))\b"), _I),
     ("addressed_to_model", ("for llm", "for ai", "for language model", "for automated", "invisible to humans"),
      (r"\bfor\s+(?:LLMs?|AI|language\s+models|automated\s+\w+)\b[^.\n]{0,30}\b(?:only|visible|scan)\b"
      r"|\binvisible\s+to\s+humans\b"), _I),
@@ -140,6 +158,7 @@ _STRONG_TRIGGERS = ("@", "transfer", "grant", "unlock", "deposit", "sell", "with
                     "redirect", "disable", "wire", "reveal", "disclose", "erase", "wipe", "move", "update", "change",
                     "share", "give", "retrieve", "retrive", "download", "leave", "guide", "schedule")
 FLAGS = ("override", "role_marker", "addressed_to_model", "exfiltration", "hijack_request")
+_ADDRESS_TRIGGERS = ("please", "kindly", "you", "my", "me", "i'm")
 _HIJACK_TRIGGERS = ("please", "kindly", " you", " my ", "my ", " me")
 
 
@@ -151,6 +170,9 @@ def _hijack(text: str, low: str) -> bool:
         return False
     for sentence in _SENTENCES.split(text):
         if len(sentence) < 12:
+            continue
+        ls = sentence.lower()
+        if not any(t in ls for t in _STRONG_TRIGGERS) or not any(t in ls for t in _ADDRESS_TRIGGERS):
             continue
         for pos in (0, *(m.end() for m in _CLAUSE_STARTS.finditer(sentence))):
             m = _CLAUSE.match(sentence, pos)
@@ -166,9 +188,15 @@ def _hijack(text: str, low: str) -> bool:
 
 
 def screen(text: str) -> list[str]:
-    """Names of the detectors that fire on `text` (empty when none), in a fixed order."""
-    if not text:
-        return []
+    """Names of the detectors that fire on `text` (empty when none), in a fixed order.
+
+    Assembly screens every candidate again on each call (items stored before the screener changed are
+    marked too); the same chunks come back call after call, so results are memoised by text."""
+    return list(_screen(text)) if text else []
+
+
+@lru_cache(maxsize=16384)
+def _screen(text: str) -> tuple[str, ...]:
     low = text.lower()
     found: set[str] = set()
     for flag, triggers, pattern in _RULES_COMPILED:
@@ -176,7 +204,7 @@ def screen(text: str) -> list[str]:
             found.add(flag)
     if _hijack(text, low):
         found.add("hijack_request")
-    return [f for f in FLAGS if f in found]
+    return tuple(f for f in FLAGS if f in found)
 
 
 def screen_fields(fields: dict[str, str | None]) -> dict[str, list[str]]:

@@ -104,8 +104,11 @@ def complete_task(
 ) -> CompleteOut:
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
+    screened = screen_write({"summary": body.summary, "outcome": body.outcome}, get_policy(conn, who.namespace_id))
     task, written, text = long_term.complete_task(
         conn, services.embedders, who, task_id,
-        summary=body.summary, outcome=body.outcome, chunk_tokens=services.settings.chunk_tokens,
+        summary=screened.fields["summary"], outcome=screened.fields["outcome"],
+        chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),
     )
-    return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text)
+    return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text,
+                       screening=ScreeningOut(**screened.report()))

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from agentmem.api.schemas.base import Input, Text
+from agentmem.api.schemas.screening import ScreeningOut
 
 
 class PinnedItem(Input):
@@ -76,3 +77,4 @@ class CompleteOut(BaseModel):
     task: TaskOut
     summary_document_id: uuid.UUID
     summary: str
+    screening: ScreeningOut | None = None
