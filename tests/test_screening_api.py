@@ -110,3 +110,24 @@ def test_secrets_refuse_policy_answers_422(client: TestClient, tenant: Tenant, d
     assert r.status_code == 422 and r.json()["error"]["screening"]["redacted"][0]["kind"] == "aws_access_key"
     assert "AKIAIOSFODNN7EXAMPLE" not in r.text
     assert db.execute("SELECT count(*) FROM documents WHERE source_uri = 'kb://aws'").fetchone() == (0,)
+
+
+def test_completed_task_summary_leaves_quarantined_entries_out(client: TestClient, tenant: Tenant) -> None:
+    tid = client.post("/tasks", json={"goal": "plan"}, headers=tenant.headers).json()["id"]
+    for content in ("Venue A costs 6,000 EUR per day.", "Venue B costs 4,000 EUR. " + EVIL):
+        client.post(f"/tasks/{tid}/scratchpad", headers=tenant.headers,
+                    json={"kind": "fact", "content": content, "citations": [{"source": "https://venues.example"}]})
+    r = client.post(f"/tasks/{tid}/complete", json={"outcome": "booked"}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    assert "Venue A" in r.json()["summary"] and "Ignore all previous" not in r.json()["summary"]
+
+
+def test_items_stored_before_the_screener_are_marked_on_read(client: TestClient, tenant: Tenant,
+                                                              db: psycopg.Connection[Any]) -> None:
+    client.put("/settings/screening", json={"injection": "flag"}, headers=tenant.headers)
+    _put(client, tenant, "kb://old", EVIL)
+    db.execute("UPDATE documents SET screening = 'clean', screening_flags = '{}' WHERE source_uri = 'kb://old'")
+    out = client.post("/context/assemble", json={"query": "venue prices API key", "budget_tokens": 2000},
+                      headers=tenant.headers).json()
+    items = [i for s in out["sections"] for i in s["items"] if i.get("source_uri") == "kb://old"]
+    assert items and "override" in items[0]["flags"]
