@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -104,8 +105,8 @@ def delete_quarantined(conn: psycopg.Connection[Any], who: Principal, item_id: u
     with conn.transaction():
         for table, item in (("documents", "document"), ("scratchpad_entries", "scratchpad_entry")):
             row = conn.execute(
-                f"DELETE FROM {table} WHERE id = %(id)s AND namespace_id = %(ns)s AND screening = 'quarantined'"
-                " RETURNING id", {"id": item_id, "ns": who.namespace_id},
+                sql.SQL("DELETE FROM {} WHERE id = %(id)s AND namespace_id = %(ns)s AND screening = 'quarantined'"
+                        " RETURNING id").format(sql.Identifier(table)), {"id": item_id, "ns": who.namespace_id},
             ).fetchone()
             if row is not None:
                 return item
