@@ -22,7 +22,9 @@ from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.body_depth import BodyDepthLimit
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
-from agentmem.api.routes import admin, documents, freshness, jobs, keys, metrics, models, probes, retrieval, tasks, ui
+from agentmem.api.routes import (
+    admin, documents, freshness, jobs, keys, metrics, models, probes, quarantine, retrieval, tasks, ui,
+)
 from agentmem.embeddings.base import Embedder
 from agentmem.embeddings.catalog import service_embedders
 from agentmem.embeddings.models import default_model
@@ -144,7 +146,7 @@ def create_app(
     app.state.keeper = keeper
     app.state.on_refused = process_metrics.refused
     routers = [admin.router, keys.router, tasks.router, documents.router, retrieval.router, models.router,
-               jobs.router, freshness.router, probes.router, metrics.router, ui.router]
+               jobs.router, freshness.router, probes.router, quarantine.router, metrics.router, ui.router]
     # The last added runs first: metrics see every answer, admission runs before the body is read.
     app.add_middleware(BodyDepthLimit, max_depth=settings.max_json_depth)  # inside BodyLimit: added first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -78,7 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _agentmem(request: Request, exc: AgentmemError) -> JSONResponse:
         if isinstance(exc, Refused):
             return _refused(request, exc)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+        return JSONResponse(error_body(exc.code, exc.message, **(exc.extra or {})), status_code=exc.status_code)
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:

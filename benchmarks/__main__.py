@@ -23,6 +23,7 @@ BENCHMARKS = {
     "embed-fairness": "benchmarks.embed_fairness",
     "freshness-cost": "benchmarks.freshness_cost",
     "nfcorpus": "benchmarks.nfcorpus",
+    "injection": "benchmarks.injection",
 }
 
 

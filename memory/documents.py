@@ -30,7 +30,7 @@ from agentmem.memory.namespaces import Principal
 _COLUMNS = (
     "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"
     " ingested_at, updated_at, last_verified_at,"
-    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days, "
+    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days, screening, "
     + written_by("documents.written_by")
 )
 
@@ -71,6 +71,7 @@ class Document:
     last_verified_at: datetime
     refresh_interval_days: float | None
     written_by: dict[str, Any] | None  # the key that wrote this version: {key_id, label}
+    screening: str  # clean | flagged | quarantined | released (memory/write_screen.py)
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,12 @@ def known_content(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[
 
 
 def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedders: Embedders,
-                   chunk_tokens: int) -> UpsertResult:
-    """Write one document in one transaction: insert, replace its chunks, or confirm it unchanged."""
+                   chunk_tokens: int, screening: str = "clean",
+                   screening_flags: dict[str, list[str]] | None = None) -> UpsertResult:
+    """Write one document in one transaction: insert, replace its chunks, or confirm it unchanged.
+
+    A quarantined document is stored without chunks: no search or assembly can reach it until
+    memory.quarantine.release writes them."""
     d = p.doc
     default = default_model(conn, embedders)
     adopt_default(conn, who.namespace_id, default)
@@ -151,7 +156,8 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = %(uri)s FOR UPDATE",
             {"ns": who.namespace_id, "uri": d.source_uri},
         ).fetchone()
-        if old is not None and old.content_hash == p.hash and old.context == d.context:
+        if (old is not None and old.content_hash == p.hash and old.context == d.context
+                and (old.screening == screening or (old.screening == "released" and screening != "clean"))):
             if (old.title, old.metadata, old.source_updated_at, old.refresh_interval_days) == (
                     d.title, d.metadata, d.source_updated_at, d.refresh_interval_days):
                 conn.execute("UPDATE documents SET last_verified_at = now() WHERE id = %(id)s", {"id": old.id})
@@ -172,7 +178,7 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             n = _chunk_count(conn, old.id)
             _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
             return UpsertResult(old.id, old.version + 1, "updated", n)
-        for model in models.current():
+        for model in models.current() if screening != "quarantined" else ():
             if model.id not in p.vectors:
                 # Content or models changed since the caller looked (a concurrent writer, a flip): rare.
                 p.vectors[model.id] = embedders.get(model.name, model.version).embed(p.inputs(), who.namespace_id)
@@ -182,13 +188,14 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             "metadata": Jsonb(d.metadata), "text": d.text, "context": d.context, "hash": p.hash, "tokens": tokens,
             "task": d.task_id, "src": d.source_updated_at, "key": who.key_id,
             "refresh": _interval(d.refresh_interval_days),
+            "screening": screening, "flags": Jsonb(screening_flags or {}),
         }
         if old is None:
             row = conn.execute(
                 "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, context, content_hash,"
-                " tokens, task_id, source_updated_at, written_by, refresh_interval) VALUES (%(ns)s, %(uri)s, %(kind)s,"
-                " %(title)s, %(metadata)s, %(text)s, %(context)s, %(hash)s, %(tokens)s, %(task)s, %(src)s, %(key)s,"
-                " %(refresh)s) RETURNING id",
+                " tokens, task_id, source_updated_at, written_by, refresh_interval, screening, screening_flags)"
+                " VALUES (%(ns)s, %(uri)s, %(kind)s, %(title)s, %(metadata)s, %(text)s, %(context)s, %(hash)s,"
+                " %(tokens)s, %(task)s, %(src)s, %(key)s, %(refresh)s, %(screening)s, %(flags)s) RETURNING id",
                 params,
             ).fetchone()
             assert row is not None
@@ -200,15 +207,25 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 " text = %(text)s, context = %(context)s, content_hash = %(hash)s, tokens = %(tokens)s,"
                 " version = version + 1,"
                 " source_updated_at = %(src)s, refresh_interval = %(refresh)s, written_by = %(key)s,"
+                " screening = %(screening)s, screening_flags = %(flags)s,"
                 " updated_at = now(), last_verified_at = now() WHERE id = %(id)s",
                 {**params, "id": doc_id},
             )
             conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
-        _copy_chunks(conn, who, doc_id, p, models.active)
-        if models.target is not None:
-            _write_pending(conn, who, doc_id, p, models.target)
+        if screening == "quarantined":
+            _record_version(conn, who, doc_id, version, p.hash, tokens, 0)
+            return UpsertResult(doc_id, version, status, 0)
+        write_chunks(conn, who, doc_id, p, models)
         _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks))
     return UpsertResult(doc_id, version, status, len(p.chunks))
+
+
+def write_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared,
+                 models: NamespaceModels) -> None:
+    """The document's chunks with the active model's vectors (and the migration target's, pending)."""
+    _copy_chunks(conn, who, doc_id, p, models.active)
+    if models.target is not None:
+        _write_pending(conn, who, doc_id, p, models.target)
 
 
 def _checked(vectors: np.ndarray, model: Model, n: int) -> np.ndarray:
@@ -276,54 +293,69 @@ def current_models(conn: psycopg.Connection[Any], embedders: Embedders, namespac
 
 def upsert_documents(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, docs: Sequence[DocumentInput],
-    chunk_tokens: int,
+    chunk_tokens: int, states: Sequence[Screening] | None = None,
 ) -> list[UpsertResult]:
     """Upsert each document in its own transaction; unchanged ones are never re-embedded.
+
+    `states`, one per document, is its screening state and flags (memory/write_screen.py); default clean.
 
     Changed text is embedded here, synchronously: a write never leaves a stale vector behind. The
     re-embedding job only handles model changes and chunks changed behind the service's back.
     """
-    to_embed, models = _to_embed(conn, embedders, who, docs)
+    screenings = _screenings(docs, states)
+    to_embed, models = _to_embed(conn, embedders, who, docs, screenings)
     prepared = prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)
-    return _write_all(conn, who, docs, prepared, embedders, chunk_tokens)
+    return _write_all(conn, who, docs, screenings, prepared, embedders, chunk_tokens)
 
 
 def upsert_pooled(pool: Any, embedders: Embedders, who: Principal, docs: Sequence[DocumentInput],
-                  chunk_tokens: int) -> list[UpsertResult]:
+                  chunk_tokens: int, states: Sequence[Screening] | None = None) -> list[UpsertResult]:
     """upsert_documents for a request: no connection is held while the chunks are embedded (the slow
     part, seconds for a large batch), so a batch in the embedding queue leaves the pool to others."""
+    screenings = _screenings(docs, states)
     with pool.connection() as conn:
-        to_embed, models = _to_embed(conn, embedders, who, docs)
+        to_embed, models = _to_embed(conn, embedders, who, docs, screenings)
     prepared = prepare(to_embed, embedders, models, chunk_tokens, who.namespace_id)
     with pool.connection() as conn:
-        return _write_all(conn, who, docs, prepared, embedders, chunk_tokens)
+        return _write_all(conn, who, docs, screenings, prepared, embedders, chunk_tokens)
 
 
-def _to_embed(conn: psycopg.Connection[Any], embedders: Embedders, who: Principal,
-              docs: Sequence[DocumentInput]) -> tuple[list[DocumentInput], NamespaceModels]:
-    """The documents whose content is new, and the models to embed them with (checked again on write)."""
+Screening = tuple[str, dict[str, list[str]]]  # a write's screening state and flags
+
+
+def _screenings(docs: Sequence[DocumentInput], states: Sequence[Screening] | None) -> list[Screening]:
+    return list(states) if states is not None else [("clean", {})] * len(docs)
+
+
+def _to_embed(conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, docs: Sequence[DocumentInput],
+              screenings: list[Screening]) -> tuple[list[DocumentInput], NamespaceModels]:
+    """The documents whose content is new and not quarantined (never searched, so never embedded), and
+    the models to embed them with (checked again on write)."""
     stored = known_content(conn, who, [d.source_uri for d in docs])
-    to_embed = [d for d in docs if stored.get(d.source_uri) != (content_hash(d.text), d.context)]
+    to_embed = [d for d, (state, _) in zip(docs, screenings, strict=True)
+                if state != "quarantined" and stored.get(d.source_uri) != (content_hash(d.text), d.context)]
     return to_embed, current_models(conn, embedders, who.namespace_id)
 
 
 def _write_all(conn: psycopg.Connection[Any], who: Principal, docs: Sequence[DocumentInput],
-               prepared: list[Prepared], embedders: Embedders, chunk_tokens: int) -> list[UpsertResult]:
+               screenings: list[Screening], prepared: list[Prepared], embedders: Embedders,
+               chunk_tokens: int) -> list[UpsertResult]:
     by_doc = {id(p.doc): p for p in prepared}
     results = []
-    for d in docs:
+    for d, (state, flags) in zip(docs, screenings, strict=True):
         p = by_doc.get(id(d)) or Prepared(d, content_hash(d.text), chunk_text(d.text, chunk_tokens))
-        results.append(_write_with_retry(conn, who, p, embedders, chunk_tokens))
+        results.append(_write_with_retry(conn, who, p, embedders, chunk_tokens, state, flags))
     return results
 
 
 def _write_with_retry(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedders: Embedders,
-                      chunk_tokens: int) -> UpsertResult:
+                      chunk_tokens: int, state: str = "clean", flags: dict[str, list[str]] | None = None,
+                      ) -> UpsertResult:
     try:
-        return write_prepared(conn, who, p, embedders, chunk_tokens)
+        return write_prepared(conn, who, p, embedders, chunk_tokens, state, flags)
     except psycopg.errors.UniqueViolation:
         # Another writer created the same source_uri between our look and our insert: now it exists.
-        return write_prepared(conn, who, p, embedders, chunk_tokens)
+        return write_prepared(conn, who, p, embedders, chunk_tokens, state, flags)
 
 
 def get_document(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID) -> tuple[Document, str, list[StoredChunk]]:

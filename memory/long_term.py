@@ -19,7 +19,7 @@ from agentmem.memory.tasks import Task, get_task, mark_completed
 
 def add_memory(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, *, text: str, kind: str,
-    source: str | None, chunk_tokens: int,
+    source: str | None, chunk_tokens: int, screening: tuple[str, dict[str, list[str]]] = ("clean", {}),
 ) -> UpsertResult:
     """Store one summary, fact or preference; it is searchable exactly like a document chunk."""
     memory_id = uuid.uuid4()
@@ -28,18 +28,20 @@ def add_memory(
         metadata={"source": source} if source else {},
     )
     [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
-    return write_prepared(conn, who, p, embedders, chunk_tokens)
+    return write_prepared(conn, who, p, embedders, chunk_tokens, *screening)
 
 
 def complete_task(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, task_id: uuid.UUID, *,
     summary: str | None, outcome: str | None, chunk_tokens: int,
+    screening: tuple[str, dict[str, list[str]]] = ("clean", {}),
 ) -> tuple[Task, UpsertResult, str]:
-    """Close the task and write its summary to long-term memory, both or neither."""
+    """Close the task and write its summary to long-term memory, both or neither (a built summary
+    leaves quarantined entries out: they must not reach memory through the back door)."""
     task = get_task(conn, who, task_id)
     if task.status == "completed":
         raise Conflict(f"task {task_id} is already completed")
-    text = summary or build_task_summary(task.goal, outcome, list_entries(conn, who, task_id))
+    text = summary or build_task_summary(task.goal, outcome, list_entries(conn, who, task_id, include_quarantined=False))
     doc = DocumentInput(
         source_uri=f"task:{task_id}/summary", text=text, kind="summary", task_id=task_id,
         metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None},
@@ -49,5 +51,5 @@ def complete_task(
     with conn.transaction():
         namespace_models(conn, who.namespace_id, default, lock="share")  # the namespace first, as every writer
         closed = mark_completed(conn, who, task_id, outcome)
-        result = write_prepared(conn, who, p, embedders, chunk_tokens)
+        result = write_prepared(conn, who, p, embedders, chunk_tokens, *screening)
     return closed, result, text

@@ -70,6 +70,8 @@ def add_entry(
     unsourced: bool = False,
     step: int | None = None,
     summary: str | None = None,
+    screening: str = "clean",
+    screening_flags: dict[str, list[str]] | None = None,
 ) -> Entry:
     check_sourcing(kind, citations, unsourced)
     task = get_task(conn, who, task_id)
@@ -91,9 +93,11 @@ def add_entry(
         cur = conn.cursor(row_factory=class_row(Entry))
         entry = cur.execute(
             "INSERT INTO scratchpad_entries (namespace_id, task_id, kind, content, summary, step, citations,"
-            " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model_id, written_by)"
+            " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model_id, written_by,"
+            " screening, screening_flags)"
             " VALUES (%(ns)s, %(task)s, %(kind)s, %(content)s, %(summary)s, %(step)s, %(citations)s,"
-            " %(unsourced)s, %(hash)s, %(tokens)s, %(summary_tokens)s, %(embedding)s, %(model)s, %(key)s)"
+            " %(unsourced)s, %(hash)s, %(tokens)s, %(summary_tokens)s, %(embedding)s, %(model)s, %(key)s,"
+            " %(screening)s, %(flags)s)"
             f" RETURNING {_COLUMNS}",
             {
                 "ns": who.namespace_id,
@@ -110,6 +114,8 @@ def add_entry(
                 "embedding": vectors[models.active.id],
                 "model": models.active.id,
                 "key": who.key_id,
+                "screening": screening,
+                "flags": Jsonb(screening_flags or {}),
             },
         ).fetchone()
         assert entry is not None
@@ -130,10 +136,13 @@ def _embed(embedders: Embedders, model: Model, text: str, namespace_id: int) -> 
 
 
 def list_entries(
-    conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False
+    conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID, *, unsourced_only: bool = False,
+    include_quarantined: bool = True,
 ) -> list[Entry]:
     """Entries in the order written; `unsourced_only` keeps the claims (facts, results) with no source."""
     where = " AND unsourced AND kind = ANY(%(claims)s)" if unsourced_only else ""
+    if not include_quarantined:
+        where += " AND screening <> 'quarantined'"
     with read_snapshot(conn):  # the task that was found is the one whose entries are listed
         get_task(conn, who, task_id)
         cur = conn.cursor(row_factory=class_row(Entry))

@@ -49,7 +49,8 @@ def pinned_and_recent(conn: psycopg.Connection[Any], namespace_id: int, task_id:
         raise NotFound(f"no task with id {task_id} in this namespace")
     pinned = TaskPinned(goal=row[0], constraints=row[1], items=[(p["label"], p["text"]) for p in row[2]])
     entries = conn.cursor(row_factory=class_row(TaskEntry), binary=True).execute(
-        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s ORDER BY seq DESC LIMIT %(n)s",
+        f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s"
+        " AND screening <> 'quarantined' ORDER BY seq DESC LIMIT %(n)s",
         {"id": task_id, "n": recent},
     ).fetchall()
     return pinned, entries
@@ -61,6 +62,7 @@ def older_relevant(conn: psycopg.Connection[Any], task_id: uuid.UUID, before_seq
     moves a namespace's entries at once)."""
     return conn.cursor(row_factory=class_row(TaskEntry), binary=True).execute(
         f"SELECT {_ENTRY_COLUMNS} FROM scratchpad_entries WHERE task_id = %(id)s AND seq < %(seq)s"
+        " AND screening <> 'quarantined'"
         " AND embedding_model_id = %(model)s ORDER BY embedding <=> %(q)s LIMIT %(n)s",
         {"id": task_id, "seq": before_seq, "q": vector, "model": model_id, "n": limit},
     ).fetchall()

@@ -5,6 +5,7 @@ AgentmemError
  +-- Unauthorized      401: missing, unknown, revoked or expired key
  +-- Forbidden         403: the key is valid but its role does not allow the request
  +-- InvalidInput      422: the request is well-formed JSON but its content is wrong
+ |    +-- ScreeningRefused 422: refused by the namespace's screening policy (injection or secrets)
  +-- PayloadTooLarge   413: above a configured limit
  +-- Conflict          409: the request contradicts the current state
  +-- ModelUnavailable  503: the namespace's embedding model is not configured in this service
@@ -17,11 +18,13 @@ AgentmemError
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 class AgentmemError(Exception):
     status_code = 500
     code = "internal"
+    extra: dict[str, Any] | None = None  # more fields for the error body (e.g. a screening report)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -46,6 +49,16 @@ class Forbidden(AgentmemError):
 class InvalidInput(AgentmemError):
     status_code = 422
     code = "invalid_input"
+
+
+class ScreeningRefused(InvalidInput):
+    """A write refused by the namespace's screening policy; `extra` carries the flags or redactions."""
+
+    code = "screening_refused"
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.extra = {"screening": report}
 
 
 class PayloadTooLarge(AgentmemError):

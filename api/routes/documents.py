@@ -12,21 +12,44 @@ from agentmem.api.deps import AgentDep, ConnDep, IngestDep, ReadDep, ServicesDep
 from agentmem.api.errors import describe_validation_errors
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.base import unstorable
-from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.documents import (
-    BatchIn, BatchItemOut, BatchOut, ChunkOut, DocumentIn, DocumentOut, MemoryIn, UpsertOut,
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    ChunkOut,
+    DocumentIn,
+    DocumentOut,
+    MemoryIn,
+    UpsertOut,
 )
+from agentmem.api.schemas.limits import check_document, document_problem
+from agentmem.api.schemas.screening import ScreeningOut
+from agentmem.core.errors import ScreeningRefused
 from agentmem.memory import documents, long_term
+from agentmem.memory.quarantine import get_policy
+from agentmem.memory.namespaces import Principal
+from agentmem.memory.write_screen import Policy, Screened, screen_write
+from agentmem.api.services import Services
 
 router = APIRouter(tags=["long-term memory"])
 
 
-def _to_input(body: DocumentIn) -> documents.DocumentInput:
+def _to_input(body: DocumentIn, policy: Policy) -> tuple[documents.DocumentInput, Screened]:
+    """Every field that can reach a context is screened; secrets are redacted before anything is stored."""
+    s = screen_write({"text": body.text, "title": body.title, "source_uri": body.source_uri,
+                      "context": body.context, "metadata": body.metadata}, policy)
+    f = s.fields
     return documents.DocumentInput(
-        source_uri=body.source_uri, text=body.text, title=body.title, context=body.context,
-        metadata=body.metadata, source_updated_at=body.source_updated_at,
+        source_uri=f["source_uri"], text=f["text"], title=f["title"], context=f["context"],
+        metadata=f["metadata"], source_updated_at=body.source_updated_at,
         refresh_interval_days=body.refresh_interval_days,
-    )
+    ), s
+
+
+def _policy(services: Services, who: Principal) -> Policy:
+    """The namespace's screening policy, read on a connection returned at once (embedding comes next)."""
+    with services.pool.connection() as conn:
+        return get_policy(conn, who.namespace_id)
 
 
 @router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
@@ -34,10 +57,12 @@ def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> Upse
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     check_document(body.metadata, body.context, services.settings)
+    doc, screened = _to_input(body, _policy(services, who))
     [result] = documents.upsert_pooled(
-        services.pool, services.embedders, who, [_to_input(body)], services.settings.chunk_tokens
+        services.pool, services.embedders, who, [doc], services.settings.chunk_tokens,
+        [(screened.state, screened.flags)],
     )
-    return UpsertOut(**asdict(result))
+    return UpsertOut(**asdict(result), screening=ScreeningOut(**screened.report()))
 
 
 @router.post("/documents/batch", response_model=BatchOut, dependencies=[IngestDep])
@@ -46,7 +71,8 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
     limit = services.settings.max_batch_documents
     check_size(len(body.documents), limit, "the batch (documents)")
     results: list[BatchItemOut | None] = [None] * len(body.documents)
-    valid: list[tuple[int, DocumentIn]] = []
+    valid: list[tuple[int, documents.DocumentInput, Screened]] = []
+    policy = _policy(services, who)
     for i, raw in enumerate(body.documents):
         uri = raw.get("source_uri") if isinstance(raw, dict) else None
         if not isinstance(uri, str) or unstorable(uri):
@@ -70,13 +96,20 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
         if problem is not None:
             results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=problem.message)
             continue
-        valid.append((i, item))
+        try:
+            doc, screened = _to_input(item, policy)
+        except ScreeningRefused as exc:
+            results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=exc.message)
+            continue
+        valid.append((i, doc, screened))
     written = documents.upsert_pooled(
-        services.pool, services.embedders, who, [_to_input(d) for _, d in valid], services.settings.chunk_tokens
+        services.pool, services.embedders, who, [d for _, d, _ in valid], services.settings.chunk_tokens,
+        [(s.state, s.flags) for _, _, s in valid],
     )
-    for (i, item), r in zip(valid, written, strict=True):
+    for (i, doc, screened), r in zip(valid, written, strict=True):
         results[i] = BatchItemOut(
-            index=i, source_uri=item.source_uri, status=r.status, id=r.id, version=r.version, chunks=r.chunks
+            index=i, source_uri=doc.source_uri, status=r.status, id=r.id, version=r.version, chunks=r.chunks,
+            screening=ScreeningOut(**screened.report()),
         )
     return BatchOut(results=[r for r in results if r is not None])
 
@@ -95,8 +128,9 @@ def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: AgentDep) -> Receipt:
 @router.post("/memories", status_code=201, response_model=UpsertOut)
 def add_memory(body: MemoryIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> UpsertOut:
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    screened = screen_write({"text": body.text, "source": body.source}, get_policy(conn, who.namespace_id))
     result = long_term.add_memory(
-        conn, services.embedders, who, text=body.text, kind=body.kind, source=body.source,
-        chunk_tokens=services.settings.chunk_tokens,
+        conn, services.embedders, who, text=screened.fields["text"], kind=body.kind, source=screened.fields["source"],
+        chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),
     )
-    return UpsertOut(**asdict(result))
+    return UpsertOut(**asdict(result), screening=ScreeningOut(**screened.report()))

@@ -13,9 +13,12 @@ from agentmem.api.deps import AgentDep, ConnDep, ReadDep, ServicesDep, check_siz
 from agentmem.api.schemas.admin import Receipt
 from agentmem.api.schemas.limits import check_count
 from agentmem.api.schemas.scratchpad import EntryIn, EntryOut
+from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
 from agentmem.core.settings import Settings
 from agentmem.memory import long_term, scratchpad, tasks
+from agentmem.memory.quarantine import get_policy
+from agentmem.memory.write_screen import screen_write
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -80,13 +83,19 @@ def add_entry(
                 "AGENTMEM_MAX_CITATIONS_PER_ENTRY")
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
+    screened = screen_write(
+        {"content": body.content, "summary": body.summary,
+         "citations": [c.model_dump(mode="json", exclude_none=True) for c in body.citations]},
+        get_policy(conn, who.namespace_id),
+    )
+    f = screened.fields
     entry = scratchpad.add_entry(
         conn, services.embedders, who, task_id,
-        kind=body.kind, content=body.content,
-        citations=[c.model_dump(mode="json", exclude_none=True) for c in body.citations],
-        unsourced=body.unsourced, step=body.step, summary=body.summary,
+        kind=body.kind, content=f["content"], citations=f["citations"],
+        unsourced=body.unsourced, step=body.step, summary=f["summary"],
+        screening=screened.state, screening_flags=screened.flags,
     )
-    return EntryOut(**asdict(entry))
+    return EntryOut(**asdict(entry), screening=ScreeningOut(**screened.report()))
 
 
 @router.get("/{task_id}/scratchpad", response_model=list[EntryOut])
@@ -100,8 +109,11 @@ def complete_task(
 ) -> CompleteOut:
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
+    screened = screen_write({"summary": body.summary, "outcome": body.outcome}, get_policy(conn, who.namespace_id))
     task, written, text = long_term.complete_task(
         conn, services.embedders, who, task_id,
-        summary=body.summary, outcome=body.outcome, chunk_tokens=services.settings.chunk_tokens,
+        summary=screened.fields["summary"], outcome=screened.fields["outcome"],
+        chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),
     )
-    return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text)
+    return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text,
+                       screening=ScreeningOut(**screened.report()))

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from agentmem.api.schemas.screening import ScreeningOut
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy, unstorable
@@ -37,6 +38,7 @@ class UpsertOut(BaseModel):
     version: int
     status: Literal["created", "updated", "unchanged"]
     chunks: int
+    screening: ScreeningOut | None = None
 
 
 class BatchIn(BaseModel):
@@ -63,6 +65,7 @@ class BatchItemOut(BaseModel):
     version: int | None = None
     chunks: int | None = None
     error: str | None = None
+    screening: ScreeningOut | None = None
 
 
 class BatchOut(BaseModel):

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from agentmem.api.schemas.screening import ScreeningOut
 from pydantic import BaseModel, Field
 
 from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy
@@ -44,3 +45,4 @@ class EntryOut(BaseModel):
     summary_tokens: int | None
     created_at: datetime
     written_by: WrittenBy | None = None
+    screening: ScreeningOut | None = None

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from agentmem.api.schemas.base import Input, Text, WrittenBy
+from agentmem.api.schemas.screening import ScreeningOut
 
 
 class PinnedItem(Input):
@@ -78,3 +79,4 @@ class CompleteOut(BaseModel):
     task: TaskOut
     summary_document_id: uuid.UUID
     summary: str
+    screening: ScreeningOut | None = None
