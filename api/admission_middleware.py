@@ -18,6 +18,9 @@ from agentmem.api.admission import Admission, KeyCache, Limits, ProcessGate, Ref
 from agentmem.core.settings import Settings
 
 TICKET = "agentmem.ticket"  # the scope key of a request's Ticket
+# Set (in process only, never from a request) on an API call made inside a request that was admitted
+# already: an MCP tool call (api/mcp/http.py) runs under the /mcp request's slots, not a second set.
+ADMITTED = "agentmem.admitted"
 
 
 @dataclass
@@ -75,7 +78,7 @@ class AdmissionMiddleware:
         self.hash_key = hash_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.keeper.exempt:
+        if scope["type"] != "http" or scope["path"] in self.keeper.exempt or scope.get(ADMITTED):
             await self.app(scope, receive, send)
             return
         k = self.keeper
