@@ -38,10 +38,11 @@ async def connect(running: Running, key: str, transport: str) -> AsyncIterator[C
     """"http" or "stdio"; "-legacy" for the initialize handshake of 2025 clients (desktop agents today)."""
     mode = "legacy" if transport.endswith("-legacy") else "auto"
     if transport.startswith("http"):
-        async with create_mcp_http_client(headers={"Authorization": f"Bearer {key}"}) as http:
-            async with Client(streamable_http_client(f"{running.base_url}/mcp", http_client=http), mode=mode) as client:
-                assert (client.protocol_version < "2026") == (mode == "legacy")
-                yield client
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+        transport_ = streamable_http_client(f"{running.base_url}/mcp", http_client=http)
+        async with http, Client(transport_, mode=mode) as client:
+            assert (client.protocol_version < "2026") == (mode == "legacy")
+            yield client
     else:
         params = StdioServerParameters(command=AGENTMEM, args=["mcp", "--url", running.base_url],
                                        env={"AGENTMEM_API_KEY": key})
@@ -213,7 +214,7 @@ def test_mcp_over_http_answers_401_without_a_valid_key(running: Running, alpha: 
 def test_stdio_needs_a_key_and_passes_on_the_service_refusing_one(running: Running) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENTMEM_API_KEY"}
     done = subprocess.run([AGENTMEM, "mcp", "--url", running.base_url], env=env, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+                          timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 2 and "AGENTMEM_API_KEY" in done.stderr
 
     async def body(client: Client) -> None:

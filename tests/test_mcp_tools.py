@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -89,25 +88,12 @@ def test_add_memory_is_a_document_with_a_source_uri_else_a_memory() -> None:
         BY_NAME["add_memory"].request({"text": "t", "source_uri": "kb://a", "kind": "fact"})
 
 
-class _Response:
-    """Just what api_result reads of an httpx.Response."""
-
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        self.status_code, self._body, self.headers = status, body, headers or {}
-        self.is_success = 200 <= status < 300
-        self.text, self.reason_phrase = str(body), "Reason"
-
-    def json(self) -> Any:
-        if isinstance(self._body, str):
-            raise ValueError("not JSON")
-        return self._body
-
-
 def test_api_errors_become_tool_errors_with_the_api_message() -> None:
-    r = api_result(_Response(429, {"error": {"code": "rate_limited", "message": "slow down"}}, {"retry-after": "2"}))
+    refusal = {"error": {"code": "rate_limited", "message": "slow down"}}
+    r = api_result(httpx.Response(429, json=refusal, headers={"Retry-After": "2"}))
     assert r.is_error and r.content[0].text == "slow down (HTTP 429 rate_limited); retry after 2 s"
-    assert r.structured_content == {"error": {"code": "rate_limited", "message": "slow down"}}
-    r = api_result(_Response(502, "<html>bad gateway</html>"))
+    assert r.structured_content == refusal
+    r = api_result(httpx.Response(502, text="<html>bad gateway</html>"))
     assert r.is_error and r.content[0].text == "HTTP 502: <html>bad gateway</html>"
-    ok = api_result(_Response(200, [{"id": 1}]))
+    ok = api_result(httpx.Response(200, json=[{"id": 1}]))
     assert not ok.is_error and ok.structured_content == {"items": [{"id": 1}]}
