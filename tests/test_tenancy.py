@@ -92,6 +92,8 @@ KEY_CALLS = [
     Call("POST", "/jobs/reembed"),
     Call("GET", "/jobs"),
     Call("GET", "/jobs/{job}"),
+    # MCP over streamable HTTP: its tool calls are the calls above (tests/test_mcp.py checks them through it).
+    Call("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
 ]
 BY_ID = [c for c in KEY_CALLS if c.target]
 ADMIN_CALLS = [

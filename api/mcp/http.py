@@ -78,5 +78,6 @@ def install(app: FastAPI) -> McpEndpoint:
     async def mcp(request: Request, who: PrincipalDep) -> Response:
         return _Handover(endpoint.manager.handle_request)
 
-    app.add_api_route(PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    # POST only: stateless, there is no session to stream to (GET) or end (DELETE); those answer 405.
+    app.add_api_route(PATH, mcp, methods=["POST"], include_in_schema=False)
     return endpoint
