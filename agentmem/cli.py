@@ -1,4 +1,4 @@
-"""The `agentmem` command: serve, migrate, reembed, probe. (Benchmarks run from a checkout: `python -m benchmarks`.)"""
+"""The `agentmem` command: serve, migrate, reembed, probe, mcp. (Benchmarks run from a checkout: `python -m benchmarks`.)"""
 
 from __future__ import annotations
 
@@ -174,6 +174,20 @@ def _reembed(args: argparse.Namespace) -> int:
     return 0 if current.status == "done" else 1
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio, for a desktop agent: tools executed against the service at --url."""
+    from agentmem.api.mcp.stdio import KEY_VARIABLE, run
+
+    key = os.environ.get(KEY_VARIABLE, "").strip()
+    if not key:
+        print(f"agentmem mcp: set {KEY_VARIABLE} to a key of your namespace (the agent's MCP configuration "
+              "can pass it in 'env')", file=sys.stderr)
+        return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # stderr is the agent's log: one line per call is noise
+    run(args.url, key)
+    return 0
+
+
 def _draw_progress(done: int, total: int | None, width: int = 30) -> None:
     if not total:
         print(f"\rreembed: {done} done", end="", file=sys.stderr, flush=True)
@@ -208,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     reembed.add_argument("--namespace", required=True, help="the namespace's name")
     reembed.add_argument("--model", default=None, help="migrate to this embedding model (see GET /settings/embedding)")
     reembed.set_defaults(func=_reembed)
+
+    mcp = sub.add_parser("mcp", help="serve the MCP tools over stdio against a running service (key: AGENTMEM_API_KEY)")
+    mcp.add_argument("--url", default=os.environ.get("AGENTMEM_URL", "http://127.0.0.1:8000"),
+                     help="the service's base URL (default: $AGENTMEM_URL or http://127.0.0.1:8000)")
+    mcp.set_defaults(func=_mcp)
 
     args = parser.parse_args(argv)
     from agentmem.core.errors import ConfigurationError

@@ -19,6 +19,9 @@ from agentmem.core.errors import Refused
 from agentmem.core.settings import Settings
 
 TICKET = "agentmem.ticket"  # the scope key of a request's Ticket
+# Set (in process only, never from a request) on an API call made inside a request that was admitted
+# already: an MCP tool call (api/mcp/http.py) runs under the /mcp request's slots, not a second set.
+ADMITTED = "agentmem.admitted"
 
 
 @dataclass
@@ -76,7 +79,7 @@ class AdmissionMiddleware:
         self.hash_key = hash_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.keeper.exempt:
+        if scope["type"] != "http" or scope["path"] in self.keeper.exempt or scope.get(ADMITTED):
             await self.app(scope, receive, send)
             return
         k = self.keeper

@@ -21,6 +21,7 @@ from agentmem.core.settings import Settings
 from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.body_depth import BodyDepthLimit
 from agentmem.api.errors import error_body, install_error_handlers
+from agentmem.api.mcp.http import install as install_mcp
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import (
     admin, documents, freshness, jobs, keys, metrics, models, probes, quarantine, retrieval, tasks, ui,
@@ -129,7 +130,8 @@ def create_app(
 
                     scheduler = start_scheduler(services.jobs, worker_name())
                 try:
-                    yield
+                    async with mcp.run():
+                        yield
                 finally:
                     if scheduler is not None:
                         scheduler.shutdown(wait=True)
@@ -156,6 +158,7 @@ def create_app(
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
+    mcp = install_mcp(app)  # /mcp: the API as MCP tools (api/mcp/)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

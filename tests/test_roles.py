@@ -15,7 +15,7 @@ from conftest import ADMIN_TOKEN, make_tenant, snapshot
 from fastapi.testclient import TestClient
 from hash_embedder import HashEmbedder
 from route_list import app_routes, shape
-from test_tenancy import ADMIN_CALLS, KEY_CALLS, Call
+from test_tenancy import ADMIN_CALLS, KEY_CALLS, Call, quarantined_document
 
 from agentmem.api.app import create_app
 from agentmem.core.settings import Settings
@@ -66,6 +66,12 @@ ROLE_OF = {
     "POST /keys": "operator",
     "GET /keys": "operator",
     "DELETE /keys/{}": "operator",
+    "GET /settings/screening": "read",
+    "PUT /settings/screening": "operator",
+    "GET /quarantine": "operator",
+    "POST /quarantine/{}/release": "operator",
+    "DELETE /quarantine/{}": "operator",
+    "POST /mcp": "read",  # each tool call is an API call with the same key: its own route's role applies
 }
 ADMIN_ONLY = {"POST /admin/namespaces", "POST /admin/namespaces/{}/keys", "GET /admin/namespaces/{}/keys",
               "DELETE /admin/namespaces/{}/keys/{}", "DELETE /admin/namespaces/{}", "GET /metrics"}
@@ -115,8 +121,9 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
     probe = _ok(client.post("/probes", json={"query": "alpha document", "expected": ["doc:alpha"]}, headers=h))["id"]
     job = _ok(client.post("/jobs/reembed", headers=h))["id"]
     spare, _ = _key(client, "alpha", "read", "spare")
+    item = quarantined_document(client, h)
     return World(headers, {"task": task, "doc": doc, "trace": trace, "probe": probe, "job": job, "key": spare,
-                           "ns": "alpha"})
+                           "item": item, "ns": "alpha"})
 
 
 def test_every_route_has_a_role(client: TestClient) -> None:

@@ -1,0 +1,83 @@
+"""Streamable HTTP at /mcp, inside the service: the namespace key as bearer token, same roles and limits.
+
+/mcp is an ordinary route of the app: its key is checked (401 otherwise) and its namespace admitted
+(429/503) like any API request, before the MCP transport reads the message. Each tool call is then an
+API request to the app itself, in process (httpx.ASGITransport), with the same Authorization header:
+auth, roles, validation, ingest limits and error mapping are the API's. That inner request is marked
+ADMITTED so it runs under the /mcp request's admission instead of taking a second slot.
+
+Stateless mode: every POST stands alone (no session to own, pin to a replica or expire), answered with
+one JSON message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agentmem.api.admission_middleware import ADMITTED
+from agentmem.api.deps import PrincipalDep
+from agentmem.api.mcp.server import build_server
+from agentmem.api.mcp.tools import ApiRequest
+
+PATH = "/mcp"
+
+
+class _Handover(Response):
+    """A route's answer that hands the request, body unread, to another ASGI app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__()
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _admitted(app: ASGIApp) -> ASGIApp:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, ADMITTED: True}, receive, send)
+
+    return inner
+
+
+class McpEndpoint:
+    """The MCP server of one app, its session manager (run in the app's lifespan) and its API client."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        transport = httpx.ASGITransport(app=_admitted(app), raise_app_exceptions=False)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://agentmem.internal", timeout=None)
+        self.server = build_server(self._send)
+        self.manager = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
+
+    async def _send(self, request: ApiRequest, ctx: ServerRequestContext[Any, Any]) -> httpx.Response:
+        authorization = ctx.request.headers.get("authorization") if ctx.request is not None else None
+        return await self.client.request(
+            request.method, request.path, json=request.json, params=request.params,
+            headers={"authorization": authorization} if authorization else None,
+        )
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        async with self.client, self.manager.run():
+            yield
+
+
+def install(app: FastAPI) -> McpEndpoint:
+    """Add /mcp to the app; the caller runs the returned endpoint's `run()` in the app's lifespan."""
+    endpoint = McpEndpoint(app)
+
+    async def mcp(request: Request, who: PrincipalDep) -> Response:
+        return _Handover(endpoint.manager.handle_request)
+
+    # POST only: stateless, there is no session to stream to (GET) or end (DELETE); those answer 405.
+    app.add_api_route(PATH, mcp, methods=["POST"], include_in_schema=False)
+    return endpoint
