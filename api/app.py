@@ -20,6 +20,7 @@ from agentmem.api.services import Services
 from agentmem.core.settings import Settings
 from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.body_depth import BodyDepthLimit
+from agentmem.api import openapi_errors
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import admin, documents, freshness, jobs, metrics, models, probes, retrieval, tasks, ui
@@ -152,6 +153,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=process_metrics,
                        routes=lambda: [route for router in routers for route in router.routes])
     install_error_handlers(app)
+    openapi_errors.install(app, keeper.exempt)
     for router in routers:
         app.include_router(router)
 
