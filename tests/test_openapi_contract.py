@@ -14,7 +14,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from agentmem.api.openapi_errors import statuses
-from tests.conftest import Tenant
+from conftest import Tenant
 
 EXAMPLES = 4  # per operation and generation mode: ~45 operations x 2 modes stays under a minute
 # HTML for people, not a contract for generators; /mcp speaks its own protocol (JSON-RPC), documented by MCP.
