@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -10,6 +11,7 @@ from typing import Any, AsyncIterator
 import psycopg
 from anyio import to_thread
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +22,7 @@ from agentmem.api.services import Services
 from agentmem.core.settings import Settings
 from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.body_depth import BodyDepthLimit
+from agentmem.api import openapi_errors, tracing
 from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.mcp.http import install as install_mcp
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
@@ -87,13 +90,16 @@ def create_app(
     *,
     embedder: Embedder | None = None,
     embedders: Embedders | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """Build the app; the database and model are opened when it starts, not at import time.
 
     `embedder`: an already loaded model to use as the default (tests, benchmarks); `embedders`: the
     whole set of models (default: the catalogue, with AGENTMEM_EMBEDDING_MODEL as the default).
+    `tracer_provider`: where spans go (default: as the OTEL_* variables say; none: no tracing).
     """
     settings = settings or Settings()
+    provider = tracer_provider or tracing.provider_from_env(os.environ)
     process_metrics = ProcessMetrics()
     keeper = Gatekeeper.of(settings, process_metrics.refused)
 
@@ -141,12 +147,15 @@ def create_app(
                 pool.close()
         finally:
             database.close()
+            if provider is not None and tracer_provider is None:
+                provider.shutdown()  # flushes the spans still batched for the OTLP exporter
 
     app = FastAPI(title="agentmem", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = process_metrics
     app.state.keeper = keeper
     app.state.on_refused = process_metrics.refused
+    app.state.tracing = tracing.Tracing(provider.get_tracer("agentmem"), settings.trace_query_text) if provider else None
     routers = [admin.router, keys.router, tasks.router, documents.router, retrieval.router, models.router,
                jobs.router, freshness.router, probes.router, quarantine.router, metrics.router, ui.router]
     # The last added runs first: metrics see every answer, admission runs before the body is read.
@@ -155,7 +164,10 @@ def create_app(
     app.add_middleware(AdmissionMiddleware, keeper=keeper, hash_key=hash_key)
     app.add_middleware(MetricsMiddleware, metrics=process_metrics,
                        routes=lambda: [route for router in routers for route in router.routes])
+    if app.state.tracing is not None:  # outermost: the request's span covers every answer, refusals too
+        app.add_middleware(tracing.TracingMiddleware, tracing=app.state.tracing)
     install_error_handlers(app)
+    openapi_errors.install(app, keeper.exempt)
     for router in routers:
         app.include_router(router)
     mcp = install_mcp(app)  # /mcp: the API as MCP tools (api/mcp/)

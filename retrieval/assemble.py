@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ class AssembleRequest:
     strategy: str | None = None  # by name; None: the namespace's default (PUT /settings/retrieval)
     as_messages: bool = False
     exclude_flagged: bool = False
+    trace_id: uuid.UUID | None = None  # None: a fresh one (the API passes the request's OpenTelemetry trace id)
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Assembled:
     items: dict[str, list[dict[str, Any]]]
     dropped: list[Dropped]
     timings: dict[str, float]
+    started: float = 0.0  # perf_counter at the start, and of each stage's first start: for tracing spans
+    stages_started: dict[str, float] = field(default_factory=dict)
 
 
 def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> tuple[Pinned, list[_Entry]]:
@@ -150,7 +153,7 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
     strategy = depth_for_budget(for_namespace(who.retrieval, name=req.strategy), req.budget_tokens)
     started_all = time.perf_counter()
     timings = Timings()
-    trace_id = uuid.uuid4()
+    trace_id = req.trace_id or uuid.uuid4()
 
     def task_data() -> tuple[Pinned, list[_Entry]] | None:
         if req.task_id is None:
@@ -202,7 +205,7 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         "long_term": [_item(p, count_tokens(p.block), policy) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
-    result = Assembled(trace_id, packed, items, packed.dropped, timings.ms)
+    result = Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first)
     _trace(pool, who, req, result)
     return result
 

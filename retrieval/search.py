@@ -70,9 +70,11 @@ class Result:
 @dataclass
 class Timings:
     ms: dict[str, float] = field(default_factory=dict)
+    first: dict[str, float] = field(default_factory=dict)  # when each stage first started (perf_counter)
 
     def add(self, stage: str, started: float) -> None:
         self.ms[stage] = round(self.ms.get(stage, 0.0) + (time.perf_counter() - started) * 1000, 3)
+        self.first.setdefault(stage, started)
 
 
 @dataclass(frozen=True)

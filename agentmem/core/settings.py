@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path("~/.local/share/agentmem").expanduser()
     admin_token: str | None = None
+    # Tracing is configured by the standard OTEL_* variables (api/tracing.py); this opts in to putting
+    # the query text of /context/assemble into its span (gen_ai.memory.query.text): it may be sensitive.
+    trace_query_text: bool = False
 
     # Embedding model of new namespaces (embeddings/catalog.py); a namespace changes its own with
     # PUT /settings/embedding, which starts a migration. Distilled models are cached in models_dir.

@@ -6,10 +6,11 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from agentmem.core.errors import InvalidInput
 from agentmem.memory.namespaces import Principal
+from agentmem.api import tracing
 from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
@@ -63,14 +64,16 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
 
 
 @router.post("/context/assemble", response_model=AssembleOut)
-def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep) -> AssembleOut:
+def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, request: Request) -> AssembleOut:
     req = AssembleRequest(
         query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id,
         reserve=Reserve(**body.reserve.model_dump()) if body.reserve else Reserve(), filters=to_filters(body.filters),
         strategy=body.strategy, as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
+        trace_id=tracing.assemble_trace_id(request.scope),
     )
     a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req)
+    tracing.record_assemble(request.scope, request.app.state.tracing, who.namespace, req, a)
     p = a.packed
     sections = []
     if p.pinned_text:
