@@ -1,5 +1,5 @@
 """Freshness in SQL: the same numbers as the pure formula for any stored interval, and the
-vectors-current state (stale_chunks, migrations 0009 and 0010) kept right by writes, edits, re-embedding and flips."""
+vectors-current state (stale_chunks, migration 0009) kept right by writes, edits, re-embedding and flips."""
 
 from __future__ import annotations
 
@@ -66,9 +66,6 @@ def test_stale_chunks_follow_edits_reembedding_and_model_changes(fresh_db: str, 
                                 (ns,)).fetchone()  # type: ignore[misc]
         # Changed behind the service's back: recorded, and the document's vectors are no longer current.
         db.execute("UPDATE chunks SET context = 'a new title' WHERE id = %s", (chunk,))
-        assert _stale_rows(db, ns) == [(chunk, True, False)]
-        # An update that leaves the input alone (migration 0010 hashes nothing for it) keeps that state.
-        db.execute("UPDATE chunks SET source_updated_at = now() WHERE document_id = %s", (doc,))
         assert _stale_rows(db, ns) == [(chunk, True, False)]
         d = document_freshness(db, ns, doc, policy, OLD.name)
         assert d is not None and not d.vectors_current and d.score == 0
