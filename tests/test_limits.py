@@ -3,9 +3,8 @@ and values stored before the limits existed no longer break reads, search, fresh
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
