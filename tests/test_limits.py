@@ -4,6 +4,7 @@ and values stored before the limits existed no longer break reads, search, fresh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -159,7 +160,10 @@ def test_refresh_intervals_are_validated_and_any_stored_one_is_safe(app: TestCli
     assert f.json()["documents"] == 2 and f.json()["stale"] == 2 and 0 <= f.json()["score"] < 1e-290
     assert app.get("/metrics", headers=ADMIN).status_code == 200
     assert app.post("/search", json={"query": "seed document"}, headers=h).status_code == 200
-    assert app.post("/ui/sign-in", data={"key": tenant.key}, follow_redirects=False).status_code == 303
+    token = re.search(r'name="csrf" value="([^"]+)"', app.get("/ui").text)  # the form's login-CSRF token
+    assert token is not None
+    signed_in = app.post("/ui/sign-in", data={"key": tenant.key, "csrf": token.group(1)}, follow_redirects=False)
+    assert signed_in.status_code == 303
     assert app.get("/ui").status_code == 200
 
 
