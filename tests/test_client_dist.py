@@ -24,9 +24,11 @@ def test_wheel_requires_only_httpx_and_pydantic(tmp_path: Path) -> None:
         names = z.namelist()
         [meta] = [n for n in names if n.endswith(".dist-info/METADATA")]
         metadata = z.read(meta).decode()
-    requires = {re.split(r"[ <>=!~;\[]", line.split(":", 1)[1].strip())[0].lower()
-                for line in metadata.splitlines() if line.startswith("Requires-Dist:")}
+    lines = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    requires = {re.split(r"[ <>=!~;\[]", line)[0].lower() for line in lines if "extra ==" not in line}
+    optional = {re.split(r"[ <>=!~;\[]", line)[0].lower() for line in lines if "extra ==" in line}
     assert requires == {"httpx", "pydantic"}
+    assert optional == {"langchain-core"}  # only with the [langchain] extra
     assert "Name: agentmem-client" in metadata
     shipped = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert shipped == {"agentmem_client"}
