@@ -277,7 +277,7 @@ def test_other_namespace_id_is_404_like_a_missing_one(
     theirs = call.send(client, world.b.headers, **world.ids())
     missing = str(uuid.uuid4())
     nowhere = call.send(client, world.b.headers, task=missing, doc=missing, trace=missing, probe=missing, job=missing,
-                        key=missing)
+                        key=missing, item=missing)
     a_id = world.ids()[call.target or ""]
     assert _error_shape(theirs, a_id) == _error_shape(nowhere, missing)
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "not_found"
