@@ -19,8 +19,10 @@ from agentmem_client.resources import (
     Documents,
     Filters,
     Jobs,
+    Keys,
     Memories,
     Probes,
+    Quarantine,
     Resource,
     Scratchpad,
     Settings,
@@ -45,6 +47,8 @@ class _Surface(Bound[M]):
         self.probes: Probes[M] = Probes(send)
         self.jobs: Jobs[M] = Jobs(send)
         self.settings: Settings[M] = Settings(send)
+        self.keys: Keys[M] = Keys(send)
+        self.quarantine: Quarantine[M] = Quarantine(send)
         self.admin: Admin[M] = Admin(send)
 
     @endpoint("POST", "/search", SearchResult, idempotent=True)

@@ -30,16 +30,23 @@ from agentmem_client.types import (
     Entry,
     EntryKind,
     FreshnessSettings,
+    InjectionPolicy,
     Job,
     Key,
+    KeyInfo,
     Namespace,
     Pinned,
     Probe,
     ProbeRun,
     ProbesRun,
     Quality,
+    Quarantined,
     Receipt,
+    Released,
     RetrievalSettings,
+    Role,
+    ScreeningSettings,
+    SecretsPolicy,
     StoredDocument,
     Strategy,
     Task,
@@ -230,7 +237,7 @@ class Jobs(Resource[M]):
 
 
 class Settings(Resource[M]):
-    """The namespace's settings: retrieval defaults, freshness policy, alerting, embedding model."""
+    """The namespace's settings: retrieval defaults, freshness policy, alerting, embedding model, screening."""
 
     @endpoint("GET", "/settings/retrieval", RetrievalSettings)
     def retrieval(self) -> Req:
@@ -268,6 +275,58 @@ class Settings(Resource[M]):
         """Move the namespace to another model: a migration (status 'started', with its job)."""
         return Req(json=body(model=model))
 
+    @endpoint("GET", "/settings/screening", ScreeningSettings)
+    def screening(self) -> Req:
+        return Req()
+
+    @endpoint("PUT", "/settings/screening", ScreeningSettings)
+    def set_screening(self, *, injection: InjectionPolicy | None = None, secrets: SecretsPolicy | None = None) -> Req:
+        """What a write carrying an injection (flag, quarantine, reject) or a secret (redact, refuse) gets.
+        A setting not given returns to the server's default (quarantine, redact)."""
+        return Req(json=body(injection=injection, secrets=secrets))
+
+
+def _key(label: str, role: Role | None, expires_at: datetime | None, expires_in_days: float | None) -> dict[str, Any]:
+    """A key request; role None: the server's default (operator). Give at most one of the two expiries."""
+    return body(label=label, role=role, expires_at=expires_at, expires_in_days=expires_in_days)
+
+
+class Keys(Resource[M]):
+    """The keys of the caller's namespace (an operator key's calls): issue one per agent, list, revoke."""
+
+    @endpoint("POST", "/keys", Key)
+    def create(self, label: str, *, role: Role | None = None, expires_at: datetime | None = None,
+               expires_in_days: float | None = None) -> Req:
+        """A new key of any role up to operator (the default); Key.key is shown this once."""
+        return Req(json=_key(label, role, expires_at, expires_in_days))
+
+    @endpoint("GET", "/keys", builtins.list[KeyInfo])
+    def list(self) -> Req:
+        """Every key of the namespace, revoked ones too (revoked_at set); never a key itself."""
+        return Req()
+
+    @endpoint("DELETE", "/keys/{key_id}", KeyInfo)
+    def revoke(self, key_id: Id) -> Req:
+        """At once: the key's next request is refused (Unauthorized). A key may revoke itself."""
+        return Req(path={"key_id": key_id})
+
+
+class Quarantine(Resource[M]):
+    """What screening held back: out of search and assembly until an operator releases or deletes it."""
+
+    @endpoint("GET", "/quarantine", builtins.list[Quarantined])
+    def list(self, *, limit: int | None = None) -> Req:
+        return Req(params=query(limit=limit))
+
+    @endpoint("POST", "/quarantine/{item_id}/release", Released)
+    def release(self, item_id: Id) -> Req:
+        """The item becomes searchable and assemblable, still marked by its flags."""
+        return Req(path={"item_id": item_id})
+
+    @endpoint("DELETE", "/quarantine/{item_id}", Released)
+    def delete(self, item_id: Id) -> Req:
+        return Req(path={"item_id": item_id})
+
 
 class Admin(Resource[M]):
     """Operator calls, with the admin token (admin_token= or AGENTMEM_ADMIN_TOKEN; else the api key)."""
@@ -281,9 +340,18 @@ class Admin(Resource[M]):
         return Req(path={"name": name})
 
     @endpoint("POST", "/admin/namespaces/{name}/keys", Key, auth="admin")
-    def create_key(self, namespace: str, label: str) -> Req:
-        """A new key for the namespace; Key.key is shown this once."""
-        return Req(path={"name": namespace}, json=body(label=label))
+    def create_key(self, namespace: str, label: str, *, role: Role | None = None,
+                   expires_at: datetime | None = None, expires_in_days: float | None = None) -> Req:
+        """A new key for the namespace (role default: operator); Key.key is shown this once."""
+        return Req(path={"name": namespace}, json=_key(label, role, expires_at, expires_in_days))
+
+    @endpoint("GET", "/admin/namespaces/{name}/keys", builtins.list[KeyInfo], auth="admin")
+    def keys(self, namespace: str) -> Req:
+        return Req(path={"name": namespace})
+
+    @endpoint("DELETE", "/admin/namespaces/{name}/keys/{key_id}", KeyInfo, auth="admin")
+    def revoke_key(self, namespace: str, key_id: Id) -> Req:
+        return Req(path={"name": namespace, "key_id": key_id})
 
     @endpoint("GET", "/metrics", str, auth="admin")
     def metrics(self) -> Req:

@@ -14,6 +14,7 @@ from agentmem_client.types.operations import (
     Health,
     Job,
     Key,
+    KeyInfo,
     Migration,
     Namespace,
     Probe,
@@ -21,6 +22,7 @@ from agentmem_client.types.operations import (
     ProbeRun,
     ProbesRun,
     Quality,
+    Role,
     ScorePoint,
 )
 from agentmem_client.types.retrieval import (
@@ -38,13 +40,25 @@ from agentmem_client.types.retrieval import (
     Trace,
     Weights,
 )
+from agentmem_client.types.screening import (
+    InjectionPolicy,
+    Quarantined,
+    Redaction,
+    Released,
+    Screening,
+    ScreeningSettings,
+    SecretsPolicy,
+    WrittenBy,
+)
 from agentmem_client.types.tasks import Citation, Completed, Entry, EntryKind, Pinned, Receipt, Task, TaskVersion
 
 __all__ = [
     "Alert", "Alerting", "Assembled", "Baseline", "BatchItem", "BatchResult", "Chunk", "Citation", "Completed",
     "ContextItem", "Document", "DocumentFreshness", "Dropped", "EmbeddingChange", "EmbeddingModel",
-    "EmbeddingSettings", "Entry", "EntryKind", "Freshness", "FreshnessSettings", "Health", "Hit", "Job", "Key",
-    "Message", "Migration", "Namespace", "Pinned", "Probe", "ProbeResult", "ProbeRun", "ProbesRun", "Quality",
-    "Receipt", "RetrievalSettings", "RetrieverScore", "ScorePoint", "Scores", "SearchResult", "Section",
-    "StoredDocument", "Strategy", "Task", "TaskVersion", "Trace", "Upserted", "Weights",
+    "EmbeddingSettings", "Entry", "EntryKind", "Freshness", "FreshnessSettings", "Health", "Hit",
+    "InjectionPolicy", "Job", "Key", "KeyInfo", "Message", "Migration", "Namespace", "Pinned", "Probe",
+    "ProbeResult", "ProbeRun", "ProbesRun", "Quality", "Quarantined", "Receipt", "Redaction", "Released",
+    "RetrievalSettings", "RetrieverScore", "Role", "ScorePoint", "Scores", "Screening", "ScreeningSettings",
+    "SearchResult", "SecretsPolicy", "Section", "StoredDocument", "Strategy", "Task", "TaskVersion", "Trace",
+    "Upserted", "Weights", "WrittenBy",
 ]

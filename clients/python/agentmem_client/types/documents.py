@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from agentmem_client.types.base import Model
+from agentmem_client.types.screening import Screening, WrittenBy
 
 
 class Document(BaseModel):
@@ -30,6 +31,7 @@ class Upserted(Model):
     version: int
     status: Literal["created", "updated", "unchanged"]
     chunks: int
+    screening: Screening | None = None
 
 
 class BatchItem(Model):
@@ -40,6 +42,7 @@ class BatchItem(Model):
     version: int | None = None
     chunks: int | None = None
     error: str | None = None
+    screening: Screening | None = None
 
 
 class BatchResult(Model):
@@ -77,4 +80,5 @@ class StoredDocument(Model):
     updated_at: datetime
     last_verified_at: datetime
     refresh_interval_days: float | None = None
+    written_by: WrittenBy | None = None
     chunks: list[Chunk]

@@ -169,6 +169,9 @@ class Namespace(Model):
     created_at: datetime
 
 
+Role = Literal["operator", "agent", "read"]
+
+
 class Key(Model):
     """A new key: `key` is in this answer only (the service stores a hash)."""
 
@@ -176,6 +179,20 @@ class Key(Model):
     key: str = Field(repr=False)
     label: str
     namespace: str
+    role: Role
+    expires_at: datetime | None
+
+
+class KeyInfo(Model):
+    """A key as listed: never the key or its hash."""
+
+    id: uuid.UUID
+    label: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None  # recorded at most once a minute
+    revoked_at: datetime | None
 
 
 class Health(Model):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agentmem_client.types.base import Model
+from agentmem_client.types.screening import Screening, WrittenBy
 
 
 class Pinned(Model):
@@ -28,6 +29,7 @@ class Task(Model):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    written_by: WrittenBy | None = None
 
 
 class TaskVersion(Model):
@@ -36,6 +38,7 @@ class TaskVersion(Model):
     constraints: list[str]
     pinned: list[dict[str, str]]
     created_at: datetime
+    written_by: WrittenBy | None = None
 
 
 class Completed(Model):
@@ -44,6 +47,7 @@ class Completed(Model):
     task: Task
     summary_document_id: uuid.UUID
     summary: str
+    screening: Screening | None = None
 
 
 class Citation(Model):
@@ -72,6 +76,8 @@ class Entry(Model):
     tokens: int
     summary_tokens: int | None
     created_at: datetime
+    written_by: WrittenBy | None = None
+    screening: Screening | None = None
 
 
 class Receipt(Model):
