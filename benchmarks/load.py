@@ -3,7 +3,8 @@
 Phases, all in one run against one service:
 1. setup: the agents' namespace gets short documents (LoCoMo turns) and a task; the ingest namespace
    starts empty;
-2. idle: one agent, no ingest, for --idle-seconds: each route's p50/p95 alone (the baseline);
+2. idle: one agent, no ingest, for --idle-seconds: each route's p50/p95 alone (the baseline), after
+   --warmup-seconds of the same, not measured (a cold first query would otherwise set the idle p95);
 3. loaded (x --runs): --clients agents for --seconds, each on its own HTTP connection, sending the mix
    (assemble 55% with the task and budget 1,000, search 20%, scratchpad writes with citations 15%,
    document upserts 10%), while one client loops POST /documents/batch into the second namespace
@@ -209,6 +210,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         return [data.Workload(f"{run}c{i}", args.seed, t.task_id, qas, seeds[i::n], fresh, args.tag, args.budget)
                 for i in range(n)]
 
+    if args.warmup_seconds > 0:  # caches and plans warm before the baseline, so its p95 is not the cold start
+        await run_phase("warm-up", t, works("warm", 1), args.warmup_seconds, ledger, None, args)
     idle = phase_summary(await run_phase("idle", t, works("idle", 1), args.idle_seconds, ledger, None, args))
     runs = []
     for k in range(1, args.runs + 1):
@@ -248,6 +251,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=None, help="concurrent agents in the loaded phase (default 50)")
     p.add_argument("--seconds", type=float, default=None, help="length of each loaded run (default 60)")
     p.add_argument("--runs", type=int, default=1, help="loaded runs, each compared with the idle phase (default 1)")
+    p.add_argument("--warmup-seconds", type=float, default=10.0,
+                   help="one agent before the baseline, not measured (default 10; 0: none)")
     p.add_argument("--idle-seconds", type=float, default=None, help="the one-agent baseline (default 20)")
     p.add_argument("--documents", type=int, default=None, help="short documents seeded (default 400)")
     p.add_argument("--ingest-batch", type=int, default=None, help="documents per ingest batch (default 100)")
