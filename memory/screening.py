@@ -15,6 +15,8 @@ whoever wrote it. Each detector below names one way such a sentence gives itself
   $500 from my account", "retrieve my saved addresses and email them to ..."): an imperative or
   polite request whose verb moves money, access, data or devices and whose object is the
   writer's own ("my ...").
+- `obfuscation`: one of the above, found only once the text's disguises are taken off (zero-width
+  characters, look-alike letters, spaced-out letters, base64: `memory/screen_fold.py`).
 
 It is tuned for precision on text that talks *about* instructions, passwords and prompts
 (documentation, ordinary e-mails, tool outputs): a detector fires on shapes, not on topic words.
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from agentmem.memory.screen_fold import views
 
 _I = re.IGNORECASE
 _IM = re.IGNORECASE | re.MULTILINE
@@ -157,7 +161,7 @@ _EMAIL_RE = re.compile(_EMAIL)
 _STRONG_TRIGGERS = ("@", "transfer", "grant", "unlock", "deposit", "sell", "withdraw", "initiate", "dispatch", "delete",
                     "redirect", "disable", "wire", "reveal", "disclose", "erase", "wipe", "move", "update", "change",
                     "share", "give", "retrieve", "retrive", "download", "leave", "guide", "schedule")
-FLAGS = ("override", "role_marker", "addressed_to_model", "exfiltration", "hijack_request")
+FLAGS = ("override", "role_marker", "addressed_to_model", "exfiltration", "hijack_request", "obfuscation")
 _ADDRESS_TRIGGERS = ("please", "kindly", "you", "my", "me", "i'm")
 _HIJACK_TRIGGERS = ("please", "kindly", " you", " my ", "my ", " me")
 
@@ -197,6 +201,15 @@ def screen(text: str) -> list[str]:
 
 @lru_cache(maxsize=16384)
 def _screen(text: str) -> tuple[str, ...]:
+    found = _detect(text)
+    for view in views(text):
+        hidden = _detect(view) - found
+        if hidden:
+            found |= hidden | {"obfuscation"}
+    return tuple(f for f in FLAGS if f in found)
+
+
+def _detect(text: str) -> set[str]:
     low = text.lower()
     found: set[str] = set()
     for flag, triggers, pattern in _RULES_COMPILED:
@@ -204,7 +217,7 @@ def _screen(text: str) -> tuple[str, ...]:
             found.add(flag)
     if _hijack(text, low):
         found.add("hijack_request")
-    return tuple(f for f in FLAGS if f in found)
+    return found
 
 
 def screen_fields(fields: dict[str, str | None]) -> dict[str, list[str]]:
