@@ -36,6 +36,7 @@ class Principal:
     retrieval: dict[str, Any] = field(default_factory=dict)  # the namespace's retrieval defaults
     freshness: dict[str, Any] = field(default_factory=dict)  # its freshness settings (memory/freshness.py)
     role: str = "operator"  # operator, agent or read (memory/keys.py)
+    screening: dict[str, Any] = field(default_factory=dict)  # its write-screening policy (memory/write_screen.py)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class _KeyRow:
     key_id: uuid.UUID
     retrieval: dict[str, Any]
     freshness: dict[str, Any]
+    screening: dict[str, Any]
     role: str
     revoked: bool
     expires_at: datetime | None
@@ -107,9 +109,10 @@ class _KeyRow:
     touch: bool  # last used over a minute ago: record this use
 
 
-# One indexed read per request; last_used_at is written at most once a minute per key.
+# One indexed read per request, bringing every namespace setting a request reads (no route reads them
+# again on a second connection); last_used_at is written at most once a minute per key.
 _LOOKUP = (
-    "SELECT k.namespace_id, n.name AS namespace, k.id AS key_id, n.retrieval, n.freshness, k.role,"
+    "SELECT k.namespace_id, n.name AS namespace, k.id AS key_id, n.retrieval, n.freshness, n.screening, k.role,"
     " k.revoked_at IS NOT NULL AS revoked, k.expires_at, coalesce(k.expires_at <= now(), false) AS expired,"
     " (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS touch"
     " FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id WHERE k.key_hash = %(hash)s"
@@ -136,7 +139,7 @@ def authenticate(conn: psycopg.Connection[Any], key: str) -> Principal:
     if row.touch:
         conn.execute(_TOUCH, {"id": row.key_id})
     return Principal(namespace_id=row.namespace_id, namespace=row.namespace, key_id=row.key_id,
-                     retrieval=row.retrieval, freshness=row.freshness, role=row.role)
+                     retrieval=row.retrieval, freshness=row.freshness, role=row.role, screening=row.screening)
 
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:

@@ -1,4 +1,4 @@
-"""POST /context/assemble: gather candidates from every tier, pack them, and leave a trace.
+"""POST /context/assemble: gather candidates from every tier, pack them; `write_trace` leaves the trace.
 
 I/O shell around the pure parts (budget, fusion, dedup, packing, trust). Task data and keyword
 search run on a second connection while the query is embedded; then vector search; then packing.
@@ -205,9 +205,7 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         "long_term": [_item(p, count_tokens(p.block), policy) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
-    result = Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first)
-    _trace(pool, who, req, result)
-    return result
+    return Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first)
 
 
 def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
@@ -226,8 +224,9 @@ def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     return item
 
 
-def _trace(pool: Any, who: Principal, req: AssembleRequest, a: Assembled) -> None:
-    """One JSON log line per call, and the same record in assemble_traces for later lookup."""
+def write_trace(pool: Any, who: Principal, req: AssembleRequest, a: Assembled) -> None:
+    """One JSON log line per call, and the same record in assemble_traces for later lookup. The caller
+    runs it after the response is sent (api/routes/retrieval.py): it is not on the request's path."""
     included = {tier: [i["id"] for i in items] for tier, items in a.items.items()}
     record = {
         "event": "context.assemble", "trace_id": str(a.trace_id), "namespace": who.namespace,

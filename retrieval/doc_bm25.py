@@ -107,14 +107,18 @@ docs AS (
                                                           / (st.avgdl + %(wt)s * st.avgtl)))) AS score
     FROM w JOIN document_terms dt ON dt.namespace_id = %(ns)s AND dt.lexeme = w.lexeme CROSS JOIN st
     GROUP BY dt.document_id),
-pool AS (SELECT d.document_id, d.score FROM docs d WHERE d.score > 0{doc_filter} ORDER BY d.score DESC, d.document_id LIMIT %(pool)s),
+post AS MATERIALIZED (
+    SELECT ct.chunk_id, sum(w.idf * ct.tf * (%(pk1)s + 1) / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl))) AS passage
+    FROM w JOIN chunk_terms ct ON ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme CROSS JOIN st GROUP BY ct.chunk_id),
+top_docs AS MATERIALIZED (
+    SELECT d.document_id, d.score FROM docs d WHERE d.score > 0{doc_filter} ORDER BY d.score DESC, d.document_id LIMIT %(pool)s),
+pool AS MATERIALIZED (
+    SELECT t.document_id, t.score FROM top_docs t
+    WHERE %(pw)s < 0 OR t.score + %(pw)s * coalesce((SELECT max(passage) FROM post), 0) + 1e-9
+          >= coalesce((SELECT x.score FROM top_docs x ORDER BY x.score DESC, x.document_id OFFSET %(n)s - 1 LIMIT 1), 0)),
 passages AS (
-    SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score,
-           coalesce((SELECT sum(w.idf * ct.tf * (%(pk1)s + 1)
-                                / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl)))
-                     FROM w JOIN chunk_terms ct ON ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme
-                                               AND ct.chunk_id = c.id), 0) AS passage
-    FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond} CROSS JOIN st),
+    SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score, coalesce(pm.passage, 0) AS passage
+    FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond} LEFT JOIN post pm ON pm.chunk_id = c.id),
 ranked AS (
     SELECT x.*, x.doc_score + %(pw)s * x.passage AS score,
            row_number() OVER (PARTITION BY x.document_id ORDER BY x.passage DESC, x.chunk_id) = 1 AS best

@@ -26,10 +26,8 @@ from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.core.errors import ScreeningRefused
 from agentmem.memory import documents, long_term
-from agentmem.memory.quarantine import get_policy
 from agentmem.memory.namespaces import Principal
 from agentmem.memory.write_screen import Policy, Screened, screen_write
-from agentmem.api.services import Services
 
 router = APIRouter(tags=["long-term memory"])
 
@@ -46,10 +44,9 @@ def _to_input(body: DocumentIn, policy: Policy) -> tuple[documents.DocumentInput
     ), s
 
 
-def _policy(services: Services, who: Principal) -> Policy:
-    """The namespace's screening policy, read on a connection returned at once (embedding comes next)."""
-    with services.pool.connection() as conn:
-        return get_policy(conn, who.namespace_id)
+def _policy(who: Principal) -> Policy:
+    """The namespace's screening policy, read with the caller's key (memory/namespaces.py): no second connection."""
+    return Policy.from_settings(who.screening)
 
 
 @router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
@@ -57,7 +54,7 @@ def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> Upse
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     check_document(body.metadata, body.context, services.settings)
-    doc, screened = _to_input(body, _policy(services, who))
+    doc, screened = _to_input(body, _policy(who))
     [result] = documents.upsert_pooled(
         services.pool, services.embedders, who, [doc], services.settings.chunk_tokens,
         [(screened.state, screened.flags)],
@@ -72,7 +69,7 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
     check_size(len(body.documents), limit, "the batch (documents)")
     results: list[BatchItemOut | None] = [None] * len(body.documents)
     valid: list[tuple[int, documents.DocumentInput, Screened]] = []
-    policy = _policy(services, who)
+    policy = _policy(who)
     for i, raw in enumerate(body.documents):
         uri = raw.get("source_uri") if isinstance(raw, dict) else None
         if not isinstance(uri, str) or unstorable(uri):
@@ -128,7 +125,7 @@ def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: AgentDep) -> Receipt:
 @router.post("/memories", status_code=201, response_model=UpsertOut)
 def add_memory(body: MemoryIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> UpsertOut:
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
-    screened = screen_write({"text": body.text, "source": body.source}, get_policy(conn, who.namespace_id))
+    screened = screen_write({"text": body.text, "source": body.source}, _policy(who))
     result = long_term.add_memory(
         conn, services.embedders, who, text=screened.fields["text"], kind=body.kind, source=screened.fields["source"],
         chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),

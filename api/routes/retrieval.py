@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from agentmem.core.errors import InvalidInput
 from agentmem.memory.namespaces import Principal
@@ -18,7 +18,7 @@ from agentmem.api.schemas.retrieval import (
 )
 from agentmem.memory.namespaces import set_retrieval_defaults
 from agentmem.retrieval import traces
-from agentmem.retrieval.assemble import AssembleRequest, assemble
+from agentmem.retrieval.assemble import AssembleRequest, assemble, write_trace
 from agentmem.retrieval.budget import Reserve
 from agentmem.retrieval.filters import Filters
 from agentmem.retrieval.packing import trust_of
@@ -64,7 +64,8 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
 
 
 @router.post("/context/assemble", response_model=AssembleOut)
-def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, request: Request) -> AssembleOut:
+def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, request: Request,
+                     after: BackgroundTasks) -> AssembleOut:
     req = AssembleRequest(
         query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id,
         reserve=Reserve(**body.reserve.model_dump()) if body.reserve else Reserve(), filters=to_filters(body.filters),
@@ -74,6 +75,8 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
     a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req)
     tracing.record_assemble(request.scope, request.app.state.tracing, who.namespace, req, a)
+    # The trace row is written once the response is sent: the caller does not wait for its insert.
+    after.add_task(write_trace, services.pool, who, req, a)
     p = a.packed
     sections = []
     if p.pinned_text:

@@ -17,8 +17,7 @@ from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
 from agentmem.core.settings import Settings
 from agentmem.memory import long_term, scratchpad, tasks
-from agentmem.memory.quarantine import get_policy
-from agentmem.memory.write_screen import screen_write
+from agentmem.memory.write_screen import Policy, screen_write
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -86,7 +85,7 @@ def add_entry(
     screened = screen_write(
         {"content": body.content, "summary": body.summary,
          "citations": [c.model_dump(mode="json", exclude_none=True) for c in body.citations]},
-        get_policy(conn, who.namespace_id),
+        Policy.from_settings(who.screening),
     )
     f = screened.fields
     entry = scratchpad.add_entry(
@@ -109,7 +108,7 @@ def complete_task(
 ) -> CompleteOut:
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
-    screened = screen_write({"summary": body.summary, "outcome": body.outcome}, get_policy(conn, who.namespace_id))
+    screened = screen_write({"summary": body.summary, "outcome": body.outcome}, Policy.from_settings(who.screening))
     task, written, text = long_term.complete_task(
         conn, services.embedders, who, task_id,
         summary=screened.fields["summary"], outcome=screened.fields["outcome"],
