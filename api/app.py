@@ -24,7 +24,7 @@ from agentmem.api.admission_middleware import AdmissionMiddleware, Gatekeeper
 from agentmem.api.body_depth import BodyDepthLimit
 from agentmem.api import openapi_errors, tracing
 from agentmem.api.errors import error_body, install_error_handlers
-from agentmem.api.mcp.http import install as install_mcp
+from agentmem.api.mcp.mount import install as install_mcp
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import (
     admin, documents, freshness, jobs, keys, metrics, models, probes, quarantine, retrieval, tasks, ui,

@@ -116,9 +116,13 @@ pool AS MATERIALIZED (
     SELECT t.document_id, t.score FROM top_docs t
     WHERE %(pw)s < 0 OR t.score + %(pw)s * coalesce((SELECT max(passage) FROM post), 0) + 1e-9
           >= coalesce((SELECT x.score FROM top_docs x ORDER BY x.score DESC, x.document_id OFFSET %(n)s - 1 LIMIT 1), 0)),
+pc AS MATERIALIZED (
+    SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score
+    FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond}),
 passages AS (
-    SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score, coalesce(pm.passage, 0) AS passage
-    FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond} LEFT JOIN post pm ON pm.chunk_id = c.id),
+    SELECT pc.chunk_id, pc.document_id, pc.doc_score, pm.passage FROM pc JOIN post pm ON pm.chunk_id = pc.chunk_id
+    UNION ALL
+    SELECT min(pc.chunk_id), pc.document_id, min(pc.doc_score), 0 FROM pc GROUP BY pc.document_id),
 ranked AS (
     SELECT x.*, x.doc_score + %(pw)s * x.passage AS score,
            row_number() OVER (PARTITION BY x.document_id ORDER BY x.passage DESC, x.chunk_id) = 1 AS best

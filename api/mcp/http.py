@@ -1,4 +1,5 @@
 """Streamable HTTP at /mcp, inside the service: the namespace key as bearer token, same roles and limits.
+Mounted by api/mcp/mount.py, which imports this module on the first /mcp request.
 
 /mcp is an ordinary route of the app: its key is checked (401 otherwise) and its namespace admitted
 (429/503) like any API request, before the MCP transport reads the message. Each tool call is then an
@@ -17,19 +18,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
 from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentmem.api.admission_middleware import ADMITTED
-from agentmem.api.deps import PrincipalDep
 from agentmem.api.mcp.server import build_server
 from agentmem.api.mcp.tools import ApiRequest
-
-PATH = "/mcp"
-
 
 class _Handover(Response):
     """A route's answer that hands the request, body unread, to another ASGI app."""
@@ -65,19 +61,11 @@ class McpEndpoint:
             headers={"authorization": authorization} if authorization else None,
         )
 
+    def response(self) -> Response:
+        """The answer of the /mcp route (api/mcp/mount.py): the request handed to the session manager."""
+        return _Handover(self.manager.handle_request)
+
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
         async with self.client, self.manager.run():
             yield
-
-
-def install(app: FastAPI) -> McpEndpoint:
-    """Add /mcp to the app; the caller runs the returned endpoint's `run()` in the app's lifespan."""
-    endpoint = McpEndpoint(app)
-
-    async def mcp(request: Request, who: PrincipalDep) -> Response:
-        return _Handover(endpoint.manager.handle_request)
-
-    # POST only: stateless, there is no session to stream to (GET) or end (DELETE); those answer 405.
-    app.add_api_route(PATH, mcp, methods=["POST"], include_in_schema=False)
-    return endpoint
