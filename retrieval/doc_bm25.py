@@ -12,8 +12,14 @@ and length, the chunks' average length, the same document idf: the postings are 
     chunk(c) = doc(d(c)) + passage_weight * passage(c)
 
 so a chunk ranks with its document's evidence, and between chunks of one document by its own.
-A document is represented by its best chunk. Work per query: the postings of the query terms in
-document_terms (counted, then scored), plus one index probe per (query term, chunk of the pool).
+A document is represented by its best chunk. Work per query grows with the query terms' postings
+and the chunks of the best documents, never with the namespace: the postings in document_terms
+(counted, then scored), the postings in chunk_terms (scored once, one row per matching chunk), and
+the chunks of the pool read from an index alone (migration 0017). The pool is cut by a bound: a
+document whose score plus the largest passage bonus any chunk has stays below the n-th document's
+score cannot place a chunk in the top n (the n best documents' best chunks score at least their
+documents' scores), so it is not expanded. Only chunks with a passage score, and each document's
+first chunk (its representative when none matches), are ranked.
 `score_document` and `score_passage` in Python are the reference the SQL is tested against.
 """
 
@@ -87,8 +93,9 @@ def params_of(p: DocParams) -> dict[str, Any]:
             "pw": p.passage_weight, "pool": p.pool}
 
 
-# Candidate chunks of the best documents: (chunk_id, document_id, doc_score, passage_score, best),
-# best = the chunk is its document's best passage. {doc_filter}: documents with a chunk that passes
+# Candidate chunks of the best documents: (chunk_id, document_id, doc_score, passage, best), best = the
+# chunk is its document's best passage (a first chunk without a match may appear twice, once with its
+# passage: the copy scored 0 is never best and never passes `passage > 0`). {doc_filter}: documents with a chunk that passes
 # the filters; {chunk_cond}: the filters on the chunk itself (both empty without filters).
 CANDIDATES_SQL = """
 WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', %(query)s)) AS t),
@@ -115,7 +122,7 @@ top_docs AS MATERIALIZED (
 pool AS MATERIALIZED (
     SELECT t.document_id, t.score FROM top_docs t
     WHERE %(pw)s < 0 OR t.score + %(pw)s * coalesce((SELECT max(passage) FROM post), 0) + 1e-9
-          >= coalesce((SELECT x.score FROM top_docs x ORDER BY x.score DESC, x.document_id OFFSET %(n)s - 1 LIMIT 1), 0)),
+          >= coalesce((SELECT x.score FROM top_docs x ORDER BY x.score DESC, x.document_id OFFSET greatest(%(n)s, 1) - 1 LIMIT 1), 0)),
 pc AS MATERIALIZED (
     SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score
     FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond}),

@@ -142,3 +142,13 @@ def test_filters_keep_namespace_statistics(seeded) -> None:
                                               unit="document")]
     want = [h.source_uri for h in keyword_hits(conn, who.namespace_id, "cat dogs", 10, unit="document")]
     assert got == [u for u in want if u in ("d1", "d3")] and len(got) == 2
+
+
+@pytest.mark.parametrize("unit", ["chunk", "document"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("query", ["cat on the mat", "database dogs", "spring weather"])
+def test_a_short_list_equals_the_head_of_the_full_ranking(seeded, query: str, n: int, unit: str) -> None:
+    """With n below the number of matching documents the pool is cut by its bound (documents that cannot
+    place a chunk in the top n are not expanded): the result must still be the reference's first n."""
+    conn, who, _, _ = seeded
+    _check(conn, who.namespace_id, query, DocParams(), unit, n)
