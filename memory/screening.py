@@ -130,7 +130,14 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
      r"|\b(?:replace|append|include|insert|add)\b[^.\n]{0,60}\bwith\s+(?:the\s+|our\s+)?(?:previous|last|prior|whole|"
      r"entire)\s+(?:message|conversation|chat|messages|prompt)\b"), _I),
 )
-_RULES_COMPILED = tuple((flag, triggers, re.compile(pattern, flags)) for flag, triggers, pattern, flags in _RULES_TABLE)
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern found in a text exactly when one of `words` is a substring of it (never, for none)."""
+    return re.compile("|".join(re.escape(w) for w in words) if words else r"(?!)")
+
+
+# Each rule's trigger words as one alternation: "does the lowered text contain any of them" is then one C
+# scan instead of a Python loop over the words (the same answer; assembly screens ~100 texts a call).
+_RULES_COMPILED = tuple((flag, _any_of(triggers), re.compile(pattern, flags)) for flag, triggers, pattern, flags in _RULES_TABLE)
 
 
 # A request to act with the reader's tools on someone's accounts, devices or data.
@@ -213,7 +220,7 @@ def _detect(text: str) -> set[str]:
     low = text.lower()
     found: set[str] = set()
     for flag, triggers, pattern in _RULES_COMPILED:
-        if flag not in found and any(t in low for t in triggers) and pattern.search(text):
+        if flag not in found and triggers.search(low) and pattern.search(text):
             found.add(flag)
     if _hijack(text, low):
         found.add("hijack_request")
