@@ -27,6 +27,7 @@ from agentmem.api.admission_middleware import ADMITTED
 from agentmem.api.mcp.server import build_server
 from agentmem.api.mcp.tools import ApiRequest
 
+
 class _Handover(Response):
     """A route's answer that hands the request, body unread, to another ASGI app."""
 
