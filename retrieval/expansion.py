@@ -118,9 +118,11 @@ class Place:
 
 
 def source_parent(uri: str) -> str:
-    """"locomo:conv-26/D1:3" -> "locomo:conv-26/": what sibling items of one source share."""
+    """"locomo:conv-26/D1:3" -> "locomo:conv-26/": what sibling items of one source share. A bare
+    scheme or host root ("kb://x", "note:42") is no parent: everything of that kind would share it."""
     cut = uri.rfind("/")
-    return uri[: cut + 1] if cut >= 0 else uri[: uri.rfind(":") + 1]
+    parent = uri[: cut + 1] if cut >= 0 else ""
+    return "" if parent.endswith("//") else parent
 
 
 def adjacent(anchor: Place, other: Place, window_hours: float) -> bool:

@@ -58,7 +58,8 @@ def test_adjacent_one_chunk_items_need_the_same_source_and_time() -> None:
 
 def test_source_parent() -> None:
     assert source_parent("locomo:conv-26/D1:3") == "locomo:conv-26/"
-    assert source_parent("note:42") == "note:"
+    assert source_parent("https://wiki.example/space/page") == "https://wiki.example/space/"
+    assert source_parent("note:42") == "" and source_parent("kb://venues") == ""
     assert source_parent("plain") == ""
     assert not adjacent(Place(1, "a", 0, True, "x", None), Place(2, "b", 0, True, "y", None), 6)
 
