@@ -255,8 +255,8 @@ def _expanded(pool: Any, plan: SearchPlan, qvec: QueryVector, results: list[Resu
                                   plan.filters)
         by_id = {r.hit.chunk_id: r for r in results}
         for anchor, hits in near.items():
-            new = [Result(h, by_id[anchor].score) for h in hits if h.chunk_id not in by_id]
-            by_id |= {r.hit.chunk_id: r for r in with_freshness(new, plan.freshness, now)}
+            added = [Result(h, by_id[anchor].score) for h in hits if h.chunk_id not in by_id]  # ranked as their hit
+            by_id |= {r.hit.chunk_id: r for r in with_freshness(added, plan.freshness, now)}
         order = with_neighbours([r.hit.chunk_id for r in results],
                                 {a: [h.chunk_id for h in hs] for a, hs in near.items()}, exp.neighbour_anchors)
         results = [by_id[c] for c in order]
