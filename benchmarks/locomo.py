@@ -152,7 +152,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.core.settings import Settings
     from agentmem.embeddings.catalog import service_embedders
 
-    data = load_locomo(args.locomo)[: args.conversations]
+    first, last = args.conversations
+    data = load_locomo(args.locomo)[first : last + 1]
     ks = [5, 10, 20]
     budgets = [int(b) for b in args.budgets.split(",")]
     embedder = service_embedders(Settings()).get(args.model)
@@ -278,9 +279,22 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
           f"server stages p50: {result['assemble_server_stage_ms_p50']}")
 
 
+def conversation_range(value: str) -> tuple[int, int]:
+    """`N` -> the first N (0 .. N-1); `A-B` -> A .. B inclusive, counted from 0 (tuning on 0-4, reporting 5-9)."""
+    first, sep, last = value.partition("-")
+    try:
+        bounds = (int(first), int(last)) if sep else (0, int(first) - 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or A-B, got {value!r}") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise argparse.ArgumentTypeError(f"empty or negative range {value!r}")
+    return bounds
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks locomo", description=__doc__.splitlines()[0])
-    p.add_argument("--conversations", type=int, default=10, help="how many of the 10 conversations (default all)")
+    p.add_argument("--conversations", type=conversation_range, default=(0, 9),
+                   help="N = the first N conversations, A-B = conversations A to B counted from 0 (default all)")
     p.add_argument("--budgets", default="1000,2000,4000", help="token budgets, comma-separated")
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")
     p.add_argument("--database-url", default=None, help="PostgreSQL to use (default: an embedded one under /tmp)")

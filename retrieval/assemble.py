@@ -12,6 +12,7 @@ import time
 import uuid
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,16 @@ from agentmem.memory.task_context import older_relevant, pinned_and_recent
 from agentmem.retrieval import traces
 from agentmem.retrieval.budget import Reserve, check_reserve, depth_for_budget
 from agentmem.retrieval.dedup import near_duplicates
+from agentmem.retrieval.expansion import (
+    NO_EXPANSION, Expansion, feedback_terms, feedback_vector, fuse_rounds, with_neighbours,
+)
 from agentmem.retrieval.filters import Filters
 from agentmem.memory.freshness import FreshnessPolicy, is_stale
 from agentmem.retrieval.packing import RECENT_ALWAYS_FULL, Candidate, Dropped, Packed, Pinned, Placed, pack, shown_fields
+from agentmem.retrieval.neighbours import neighbour_hits
 from agentmem.retrieval.search import (
-    QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, run_search,
+    Hit, QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, keyword_hits, run_search,
+    vector_hits, with_freshness,
 )
 from agentmem.retrieval.strategies import for_namespace
 from agentmem.retrieval.trust import injection_flags
@@ -147,8 +153,9 @@ def screened(c: Candidate) -> Candidate:
 
 
 def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: int, who: Principal,
-             req: AssembleRequest) -> Assembled:
-    """The context for `req` within its budget. `exact_max`: Settings.exact_search_max_chunks."""
+             req: AssembleRequest, expansion: Expansion = NO_EXPANSION) -> Assembled:
+    """The context for `req` within its budget. `exact_max`: Settings.exact_search_max_chunks;
+    `expansion`: the second round and neighbours (Settings.assemble_*, retrieval/expansion.py)."""
     check_reserve(req.budget_tokens, req.reserve)
     strategy = depth_for_budget(for_namespace(who.retrieval, name=req.strategy), req.budget_tokens)
     started_all = time.perf_counter()
@@ -174,6 +181,8 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
             model, _ = active_model_and_size(conn, who.namespace_id, embedder.default)
         qvec = QueryVector(model, embedder.embed(model, req.query))
         timings.add("embed", t)
+    if qvec is not None and results:
+        results = _expanded(pool, plan, qvec, results, expansion, timings)
     task = task_future.result()
 
     pinned: Pinned | None = None
@@ -206,6 +215,51 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
     return Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first)
+
+
+def _expanded(pool: Any, plan: SearchPlan, qvec: QueryVector, results: list[Result], exp: Expansion,
+              timings: Timings) -> list[Result]:
+    """Round two (the query vector moved towards round one's best hits; the query plus their words)
+    fused in by rank, then the best items' neighbours right after them. Both off: round one as is."""
+    now = datetime.now(timezone.utc)
+    top = results[: exp.feedback_hits]
+    later: list[tuple[list[Hit], float]] = []
+    t = time.perf_counter()
+    if top and exp.round_two_weight > 0 and plan.strategy.uses_vector():
+        moved = feedback_vector(qvec.vector, [as_array(r.hit.embedding) for r in top], exp.feedback_weight)
+        with pool.connection() as conn:
+            _, size = active_model_and_size(conn, plan.namespace_id, qvec.model)
+            later.append((vector_hits(conn, plan.namespace_id, QueryVector(qvec.model, moved),
+                                      plan.strategy.candidates, plan.filters, exact=size <= plan.exact_max),
+                          exp.round_two_weight))
+    if top and exp.feedback_terms > 0 and exp.keyword_round_weight > 0 and plan.strategy.uses_keyword():
+        extra = feedback_terms(plan.query, [r.hit.text for r in top], [r.hit.text for r in results], exp.feedback_terms)
+        if extra:
+            with pool.connection() as conn:
+                later.append((keyword_hits(conn, plan.namespace_id, " ".join([plan.query, *extra]),
+                                           plan.strategy.candidates, plan.filters), exp.keyword_round_weight))
+    if later:
+        by_id = {r.hit.chunk_id: r for r in results}
+        new = {h.chunk_id: h for hits, _ in later for h in hits if h.chunk_id not in by_id}
+        by_id |= {r.hit.chunk_id: r for r in with_freshness([Result(h, 0.0) for h in new.values()], plan.freshness, now)}
+        order = fuse_rounds([r.hit.chunk_id for r in results], [([h.chunk_id for h in hits], w) for hits, w in later])
+        results = [by_id[c] for c in order]
+        timings.add("round_two", t)
+    if exp.neighbour_anchors > 0:
+        t = time.perf_counter()
+        anchors = [r.hit.chunk_id for r in results[: exp.neighbour_anchors]]
+        with pool.connection() as conn:
+            near = neighbour_hits(conn, plan.namespace_id, qvec.model.id, anchors, exp.neighbour_window_hours,
+                                  plan.filters)
+        by_id = {r.hit.chunk_id: r for r in results}
+        for anchor, hits in near.items():
+            added = [Result(h, by_id[anchor].score) for h in hits if h.chunk_id not in by_id]  # ranked as their hit
+            by_id |= {r.hit.chunk_id: r for r in with_freshness(added, plan.freshness, now)}
+        order = with_neighbours([r.hit.chunk_id for r in results],
+                                {a: [h.chunk_id for h in hs] for a, hs in near.items()}, exp.neighbour_anchors)
+        results = [by_id[c] for c in order]
+        timings.add("neighbours", t)
+    return results
 
 
 def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:

@@ -72,6 +72,16 @@ class Settings(BaseSettings):
 
     # Retrieval: exact vector search up to this many chunks in a namespace, HNSW above.
     exact_search_max_chunks: int = 20_000
+    # Multi-hop help in /context/assemble (retrieval/expansion.py; chosen on LoCoMo conversations 0-4,
+    # docs/retrieval.md "Multi-hop in assembly"). 0 turns a part off.
+    # Round two is off by default: alone it gained 1-1.5 points at 2,000 tokens, with neighbours it lost.
+    assemble_feedback_hits: int = Field(default=0, ge=0)  # round two looks from round one's best this many
+    assemble_feedback_terms: int = Field(default=0, ge=0)  # round two's keyword query: + this many hit words
+    assemble_keyword_round_weight: float = Field(default=0.0, ge=0)  # its list in the rank fusion
+    assemble_feedback_weight: float = Field(default=0.0, ge=0)  # round two's vector: q + w * mean(hits)
+    assemble_round_two_weight: float = Field(default=0.0, ge=0)  # its list in the rank fusion (0: not run)
+    assemble_neighbour_anchors: int = Field(default=20, ge=0)  # the best items that bring their neighbours
+    assemble_neighbour_window_hours: float = Field(default=6.0, ge=0)
 
     # --- Background jobs (jobs/) -----------------------------------------------------------------
     # Each process runs job_workers threads on the job queue (jobs/workers.py) and queues scheduled

@@ -20,6 +20,7 @@ from agentmem.memory.namespaces import set_retrieval_defaults
 from agentmem.retrieval import traces
 from agentmem.retrieval.assemble import AssembleRequest, assemble, write_trace
 from agentmem.retrieval.budget import Reserve
+from agentmem.retrieval.expansion import expansion_of
 from agentmem.retrieval.filters import Filters
 from agentmem.retrieval.packing import trust_of
 from agentmem.retrieval.search import SearchRequest, find, query_embedder
@@ -73,7 +74,7 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
         trace_id=tracing.assemble_trace_id(request.scope),
     )
     a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
-                 services.settings.exact_search_max_chunks, who, req)
+                 services.settings.exact_search_max_chunks, who, req, expansion_of(services.settings))
     tracing.record_assemble(request.scope, request.app.state.tracing, who.namespace, req, a)
     # The trace row is written once the response is sent: the caller does not wait for its insert.
     after.add_task(write_trace, services.pool, who, req, a)
