@@ -147,7 +147,7 @@ def dedup_order(levels: Sequence[str]) -> list[int]:
 def trust_rank_sql(rules: TrustRules, alias: str = "td") -> sql.Composable:
     """The rank of trust_of(...) as an SQL expression over a documents row `alias`: the same rules in the
     same order, so that a minimum trust filters candidates inside the retrievers (before their top n)."""
-    col = lambda name: sql.Identifier(alias, name)  # noqa: E731
+    col = lambda name: sql.Identifier(alias, name)
     whens: list[sql.Composable] = [sql.SQL("WHEN {} IN ('flagged', 'quarantined') THEN 0").format(col("screening"))]
     for r in rules.sources:
         cond = sql.SQL("starts_with({}, {})").format(col("source_uri"), sql.Literal(r.prefix))
