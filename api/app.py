@@ -27,7 +27,7 @@ from agentmem.api.errors import error_body, install_error_handlers
 from agentmem.api.mcp.mount import install as install_mcp
 from agentmem.api.process_metrics import MetricsMiddleware, ProcessMetrics
 from agentmem.api.routes import (
-    admin, documents, freshness, jobs, keys, metrics, models, probes, quarantine, retrieval, tasks, ui,
+    admin, documents, freshness, jobs, keys, metrics, models, probes, quarantine, retrieval, tasks, trust, ui,
 )
 from agentmem.embeddings.base import Embedder
 from agentmem.embeddings.catalog import service_embedders
@@ -157,7 +157,7 @@ def create_app(
     app.state.on_refused = process_metrics.refused
     app.state.tracing = tracing.Tracing(provider.get_tracer("agentmem"), settings.trace_query_text) if provider else None
     routers = [admin.router, keys.router, tasks.router, documents.router, retrieval.router, models.router,
-               jobs.router, freshness.router, probes.router, quarantine.router, metrics.router, ui.router]
+               jobs.router, freshness.router, probes.router, quarantine.router, trust.router, metrics.router, ui.router]
     # The last added runs first: metrics see every answer, admission runs before the body is read.
     app.add_middleware(BodyDepthLimit, max_depth=settings.max_json_depth)  # inside BodyLimit: added first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -17,20 +17,22 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from agentmem.core.errors import NotFound
+from agentmem.core.errors import Conflict, NotFound
 from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_tokens
-from agentmem.embeddings.models import Model, NamespaceModels, adopt_default, default_model, input_hash, namespace_models
+from agentmem.embeddings.models import NamespaceModels, adopt_default, default_model, namespace_models
 from agentmem.embeddings.registry import Embedders
+from agentmem.memory.chunk_store import write_chunks
 from agentmem.memory.chunking import Chunk, chunk_text
 from agentmem.memory.hashing import content_hash
 from agentmem.memory.keys import written_by
 from agentmem.memory.namespaces import Principal
+from agentmem.memory.provenance import lower_trust_write, parse_rules, trust_of
 
 _COLUMNS = (
     "id, source_uri, kind, title, metadata, context, content_hash, tokens, version, task_id, source_updated_at,"
     " ingested_at, updated_at, last_verified_at,"
-    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days, screening, "
+    " extract(epoch FROM refresh_interval)::float8 / 86400.0 AS refresh_interval_days, screening, origin, "
     + written_by("documents.written_by")
 )
 
@@ -46,6 +48,7 @@ class DocumentInput:
     task_id: uuid.UUID | None = None
     context: str | None = None  # indexed with every chunk (embedding and keywords), never shown
     refresh_interval_days: float | None = None  # None: the namespace's (memory/freshness.py)
+    origin: str = "agent"  # as declared by the writer, within its key's role (memory/provenance.py)
 
 
 def index_text(context: str | None, text: str) -> str:
@@ -72,6 +75,7 @@ class Document:
     refresh_interval_days: float | None
     written_by: dict[str, Any] | None  # the key that wrote this version: {key_id, label}
     screening: str  # clean | flagged | quarantined | released (memory/write_screen.py)
+    origin: str  # operator | agent | tool | web | user (memory/provenance.py)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,24 @@ def known_content(conn: psycopg.Connection[Any], who: Principal, uris: Sequence[
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def lower_trust_refusals(conn: psycopg.Connection[Any], who: Principal, docs: Sequence[DocumentInput]) -> dict[str, str]:
+    """Why each document that would displace a higher-trust stored one is refused, by source_uri (a batch
+    answers these items alone; write_prepared checks again under the row lock)."""
+    rows = conn.cursor(row_factory=class_row(Document)).execute(
+        f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = ANY(%(uris)s)",
+        {"ns": who.namespace_id, "uris": [d.source_uri for d in docs]},
+    ).fetchall()
+    stored = {r.source_uri: r for r in rows}
+    refused = {}
+    for d in docs:
+        if d.source_uri in stored:
+            try:
+                _keep_higher_trust(who, stored[d.source_uri], d)
+            except Conflict as exc:
+                refused[d.source_uri] = exc.message
+    return refused
+
+
 def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, embedders: Embedders,
                    chunk_tokens: int, screening: str = "clean",
                    screening_flags: dict[str, list[str]] | None = None) -> UpsertResult:
@@ -156,19 +178,22 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             f"SELECT {_COLUMNS} FROM documents WHERE namespace_id = %(ns)s AND source_uri = %(uri)s FOR UPDATE",
             {"ns": who.namespace_id, "uri": d.source_uri},
         ).fetchone()
+        if old is not None:
+            _keep_higher_trust(who, old, d)
         if (old is not None and old.content_hash == p.hash and old.context == d.context
                 and (old.screening == screening or (old.screening == "released" and screening != "clean"))):
-            if (old.title, old.metadata, old.source_updated_at, old.refresh_interval_days) == (
-                    d.title, d.metadata, d.source_updated_at, d.refresh_interval_days):
+            if (old.title, old.metadata, old.source_updated_at, old.refresh_interval_days, old.origin) == (
+                    d.title, d.metadata, d.source_updated_at, d.refresh_interval_days, d.origin):
                 conn.execute("UPDATE documents SET last_verified_at = now() WHERE id = %(id)s", {"id": old.id})
                 return UpsertResult(old.id, old.version, "unchanged", _chunk_count(conn, old.id))
             # Same text, new title or metadata: a new version that keeps its chunks and vectors.
             conn.execute(
                 "UPDATE documents SET title = %(title)s, metadata = %(metadata)s,"
                 " source_updated_at = %(src)s, refresh_interval = %(refresh)s, version = version + 1,"
-                " updated_at = now(), last_verified_at = now(), written_by = %(key)s WHERE id = %(id)s",
+                " updated_at = now(), last_verified_at = now(), written_by = %(key)s, origin = %(origin)s"
+                " WHERE id = %(id)s",
                 {"id": old.id, "title": d.title, "metadata": Jsonb(d.metadata), "src": d.source_updated_at,
-                 "key": who.key_id, "refresh": _interval(d.refresh_interval_days)},
+                 "key": who.key_id, "refresh": _interval(d.refresh_interval_days), "origin": d.origin},
             )
             conn.execute(  # metadata lives on the document alone; the source time is a filter column of chunks
                 "UPDATE chunks SET source_updated_at = %(src)s WHERE document_id = %(id)s"
@@ -176,7 +201,7 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 {"id": old.id, "src": d.source_updated_at},
             )
             n = _chunk_count(conn, old.id)
-            _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n)
+            _record_version(conn, who, old.id, old.version + 1, p.hash, old.tokens, n, d.origin)
             return UpsertResult(old.id, old.version + 1, "updated", n)
         for model in models.current() if screening != "quarantined" else ():
             if model.id not in p.vectors:
@@ -188,14 +213,15 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
             "metadata": Jsonb(d.metadata), "text": d.text, "context": d.context, "hash": p.hash, "tokens": tokens,
             "task": d.task_id, "src": d.source_updated_at, "key": who.key_id,
             "refresh": _interval(d.refresh_interval_days),
-            "screening": screening, "flags": Jsonb(screening_flags or {}),
+            "screening": screening, "flags": Jsonb(screening_flags or {}), "origin": d.origin,
         }
         if old is None:
             row = conn.execute(
                 "INSERT INTO documents (namespace_id, source_uri, kind, title, metadata, text, context, content_hash,"
-                " tokens, task_id, source_updated_at, written_by, refresh_interval, screening, screening_flags)"
+                " tokens, task_id, source_updated_at, written_by, refresh_interval, screening, screening_flags, origin)"
                 " VALUES (%(ns)s, %(uri)s, %(kind)s, %(title)s, %(metadata)s, %(text)s, %(context)s, %(hash)s,"
-                " %(tokens)s, %(task)s, %(src)s, %(key)s, %(refresh)s, %(screening)s, %(flags)s) RETURNING id",
+                " %(tokens)s, %(task)s, %(src)s, %(key)s, %(refresh)s, %(screening)s, %(flags)s, %(origin)s)"
+                " RETURNING id",
                 params,
             ).fetchone()
             assert row is not None
@@ -207,76 +233,40 @@ def write_prepared(conn: psycopg.Connection[Any], who: Principal, p: Prepared, e
                 " text = %(text)s, context = %(context)s, content_hash = %(hash)s, tokens = %(tokens)s,"
                 " version = version + 1,"
                 " source_updated_at = %(src)s, refresh_interval = %(refresh)s, written_by = %(key)s,"
-                " screening = %(screening)s, screening_flags = %(flags)s,"
+                " screening = %(screening)s, screening_flags = %(flags)s, origin = %(origin)s,"
                 " updated_at = now(), last_verified_at = now() WHERE id = %(id)s",
                 {**params, "id": doc_id},
             )
             conn.execute("DELETE FROM chunks WHERE document_id = %(id)s", {"id": doc_id})
         if screening == "quarantined":
-            _record_version(conn, who, doc_id, version, p.hash, tokens, 0)
+            _record_version(conn, who, doc_id, version, p.hash, tokens, 0, d.origin)
             return UpsertResult(doc_id, version, status, 0)
         write_chunks(conn, who, doc_id, p, models)
-        _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks))
+        _record_version(conn, who, doc_id, version, p.hash, tokens, len(p.chunks), d.origin)
     return UpsertResult(doc_id, version, status, len(p.chunks))
-
-
-def write_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared,
-                 models: NamespaceModels) -> None:
-    """The document's chunks with the active model's vectors (and the migration target's, pending)."""
-    _copy_chunks(conn, who, doc_id, p, models.active)
-    if models.target is not None:
-        _write_pending(conn, who, doc_id, p, models.target)
-
-
-def _checked(vectors: np.ndarray, model: Model, n: int) -> np.ndarray:
-    """The vector column takes any dimension: a model that returns the wrong one is a bug, refused here."""
-    shapes = {np.shape(v) for v in vectors}
-    if len(vectors) != n or shapes - {(model.dimension,)}:
-        raise RuntimeError(f"model {model.name} returned vectors of shapes {sorted(shapes)} for {n} texts; "
-                           f"expected ({model.dimension},)")
-    return vectors
-
-
-def _copy_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
-    """Chunks carry the document's kind and source time (small, fixed-size filter columns); its metadata
-    is stored once, on the document (a copy per chunk let one request write metadata x chunks)."""
-    doc = p.doc
-    vectors = _checked(p.vectors[model.id], model, len(p.chunks))
-    with conn.cursor() as cur, cur.copy(
-        "COPY chunks (namespace_id, document_id, kind, ord, text, context, tokens, embedding, embedding_model_id,"
-        " embedded_hash, source_updated_at) FROM STDIN WITH (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "timestamptz"])
-        for chunk, text, vector in zip(p.chunks, p.inputs(), vectors, strict=True):
-            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
-                            vector, model.id, input_hash(text), doc.source_updated_at))
-
-
-def _write_pending(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, p: Prepared, model: Model) -> None:
-    """The migration target's vectors of the chunks just written (moved into place by the flip)."""
-    vectors = _checked(p.vectors[model.id], model, len(p.chunks))
-    ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = %s ORDER BY ord", (doc_id,))]
-    with conn.cursor() as cur, cur.copy(
-        "COPY pending_chunk_vectors (chunk_id, model_id, namespace_id, embedded_hash, embedding)"
-        " FROM STDIN WITH (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["int8", "int4", "int8", "bytea", "vector"])
-        for chunk_id, text, vector in zip(ids, p.inputs(), vectors, strict=True):
-            copy.write_row((chunk_id, model.id, who.namespace_id, input_hash(text), vector))
 
 
 def _interval(days: float | None) -> timedelta | None:
     return None if days is None else timedelta(days=days)
 
 
-def _record_version(
-    conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, version: int, hash_: str, tokens: int, chunks: int
-) -> None:
+def _record_version(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUID, version: int, hash_: str,
+                    tokens: int, chunks: int, origin: str) -> None:
     conn.execute(
-        "INSERT INTO document_versions (document_id, version, content_hash, tokens, chunks, written_by)"
-        " VALUES (%(id)s, %(version)s, %(hash)s, %(tokens)s, %(chunks)s, %(key)s)",
-        {"id": doc_id, "version": version, "hash": hash_, "tokens": tokens, "chunks": chunks, "key": who.key_id},
+        "INSERT INTO document_versions (document_id, version, content_hash, tokens, chunks, written_by, origin)"
+        " VALUES (%(id)s, %(version)s, %(hash)s, %(tokens)s, %(chunks)s, %(key)s, %(origin)s)",
+        {"id": doc_id, "version": version, "hash": hash_, "tokens": tokens, "chunks": chunks, "key": who.key_id,
+         "origin": origin},
     )
+
+
+def _keep_higher_trust(who: Principal, old: Document, d: DocumentInput) -> None:
+    """Refuse (409) a write from an origin of lower trust than the stored item's, by the namespace's rules
+    now (the new text's own flags do not count: an operator may replace its own item by anything)."""
+    rules = parse_rules(who.trust)
+    before = trust_of(rules, old.source_uri, old.origin, old.screening in ("flagged", "quarantined"))
+    after = trust_of(rules, d.source_uri, d.origin)
+    lower_trust_write(before, after, d.source_uri, old.origin, d.origin)
 
 
 def _chunk_count(conn: psycopg.Connection[Any], doc_id: uuid.UUID) -> int:

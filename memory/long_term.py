@@ -20,12 +20,13 @@ from agentmem.memory.tasks import Task, get_task, mark_completed
 def add_memory(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, *, text: str, kind: str,
     source: str | None, chunk_tokens: int, screening: tuple[str, dict[str, list[str]]] = ("clean", {}),
+    origin: str = "agent",
 ) -> UpsertResult:
     """Store one summary, fact or preference; it is searchable exactly like a document chunk."""
     memory_id = uuid.uuid4()
     doc = DocumentInput(
         source_uri=f"memory:{memory_id}", text=text, kind=kind,
-        metadata={"source": source} if source else {},
+        metadata={"source": source} if source else {}, origin=origin,
     )
     [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
     return write_prepared(conn, who, p, embedders, chunk_tokens, *screening)
@@ -34,7 +35,7 @@ def add_memory(
 def complete_task(
     conn: psycopg.Connection[Any], embedders: Embedders, who: Principal, task_id: uuid.UUID, *,
     summary: str | None, outcome: str | None, chunk_tokens: int,
-    screening: tuple[str, dict[str, list[str]]] = ("clean", {}),
+    screening: tuple[str, dict[str, list[str]]] = ("clean", {}), origin: str = "agent",
 ) -> tuple[Task, UpsertResult, str]:
     """Close the task and write its summary to long-term memory, both or neither (a built summary
     leaves quarantined entries out: they must not reach memory through the back door)."""
@@ -44,7 +45,7 @@ def complete_task(
     text = summary or build_task_summary(task.goal, outcome, list_entries(conn, who, task_id, include_quarantined=False))
     doc = DocumentInput(
         source_uri=f"task:{task_id}/summary", text=text, kind="summary", task_id=task_id,
-        metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None},
+        metadata={"task_id": str(task_id), "outcome": outcome, "generated": summary is None}, origin=origin,
     )
     [p] = prepare([doc], embedders, current_models(conn, embedders, who.namespace_id), chunk_tokens, who.namespace_id)
     default = default_model(conn, embedders)

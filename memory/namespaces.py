@@ -37,6 +37,7 @@ class Principal:
     freshness: dict[str, Any] = field(default_factory=dict)  # its freshness settings (memory/freshness.py)
     role: str = "operator"  # operator, agent or read (memory/keys.py)
     screening: dict[str, Any] = field(default_factory=dict)  # its write-screening policy (memory/write_screen.py)
+    trust: dict[str, Any] = field(default_factory=dict)  # its trust rules (memory/provenance.py)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class _KeyRow:
     freshness: dict[str, Any]
     screening: dict[str, Any]
     role: str
+    trust: dict[str, Any]
     revoked: bool
     expires_at: datetime | None
     expired: bool
@@ -112,7 +114,7 @@ class _KeyRow:
 # One indexed read per request, bringing every namespace setting a request reads (no route reads them
 # again on a second connection); last_used_at is written at most once a minute per key.
 _LOOKUP = (
-    "SELECT k.namespace_id, n.name AS namespace, k.id AS key_id, n.retrieval, n.freshness, n.screening, k.role,"
+    "SELECT k.namespace_id, n.name AS namespace, k.id AS key_id, n.retrieval, n.freshness, n.screening, k.role, n.trust,"
     " k.revoked_at IS NOT NULL AS revoked, k.expires_at, coalesce(k.expires_at <= now(), false) AS expired,"
     " (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS touch"
     " FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id WHERE k.key_hash = %(hash)s"
@@ -139,7 +141,8 @@ def authenticate(conn: psycopg.Connection[Any], key: str) -> Principal:
     if row.touch:
         conn.execute(_TOUCH, {"id": row.key_id})
     return Principal(namespace_id=row.namespace_id, namespace=row.namespace, key_id=row.key_id,
-                     retrieval=row.retrieval, freshness=row.freshness, role=row.role, screening=row.screening)
+                     retrieval=row.retrieval, freshness=row.freshness, role=row.role, screening=row.screening,
+                     trust=row.trust)
 
 
 def resolve_key(conn: psycopg.Connection[Any], key: str) -> Principal | None:
@@ -155,6 +158,11 @@ def set_retrieval_defaults(conn: psycopg.Connection[Any], who: Principal, defaul
         conn.execute(
             "UPDATE namespaces SET retrieval = %(r)s WHERE id = %(ns)s", {"r": Jsonb(defaults), "ns": who.namespace_id}
         )
+
+
+def set_trust_rules(conn: psycopg.Connection[Any], who: Principal, rules: dict[str, Any]) -> None:
+    with conn.transaction():
+        conn.execute("UPDATE namespaces SET trust = %(t)s WHERE id = %(ns)s", {"t": Jsonb(rules), "ns": who.namespace_id})
 
 
 def set_freshness_settings(conn: psycopg.Connection[Any], who: Principal, settings: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from agentmem.memory.tasks import get_task
 CLAIM_KINDS = ("fact", "result")
 _COLUMNS = (
     "id, seq, task_id, kind, content, summary, step, citations, unsourced, content_hash, tokens,"
-    " summary_tokens, created_at, " + written_by("scratchpad_entries.written_by")
+    " summary_tokens, created_at, origin, " + written_by("scratchpad_entries.written_by")
 )
 
 
@@ -44,6 +44,7 @@ class Entry:
     tokens: int
     summary_tokens: int | None
     created_at: datetime
+    origin: str  # as declared by its writer (memory/provenance.py)
     written_by: dict[str, Any] | None = None  # the key that wrote it: {key_id, label}
 
 
@@ -72,6 +73,7 @@ def add_entry(
     summary: str | None = None,
     screening: str = "clean",
     screening_flags: dict[str, list[str]] | None = None,
+    origin: str = "agent",
 ) -> Entry:
     check_sourcing(kind, citations, unsourced)
     task = get_task(conn, who, task_id)
@@ -94,10 +96,10 @@ def add_entry(
         entry = cur.execute(
             "INSERT INTO scratchpad_entries (namespace_id, task_id, kind, content, summary, step, citations,"
             " unsourced, content_hash, tokens, summary_tokens, embedding, embedding_model_id, written_by,"
-            " screening, screening_flags)"
+            " screening, screening_flags, origin)"
             " VALUES (%(ns)s, %(task)s, %(kind)s, %(content)s, %(summary)s, %(step)s, %(citations)s,"
             " %(unsourced)s, %(hash)s, %(tokens)s, %(summary_tokens)s, %(embedding)s, %(model)s, %(key)s,"
-            " %(screening)s, %(flags)s)"
+            " %(screening)s, %(flags)s, %(origin)s)"
             f" RETURNING {_COLUMNS}",
             {
                 "ns": who.namespace_id,
@@ -116,6 +118,7 @@ def add_entry(
                 "key": who.key_id,
                 "screening": screening,
                 "flags": Jsonb(screening_flags or {}),
+                "origin": origin,
             },
         ).fetchone()
         assert entry is not None

@@ -16,9 +16,10 @@ from agentmem.core.snapshot import read_snapshot
 from agentmem.core.tokens import count_many
 from agentmem.memory.keys import written_by
 from agentmem.memory.namespaces import Principal
+from agentmem.memory.provenance import default_origin
 
 _COLUMNS = (
-    "id, goal, constraints, pinned, pinned_tokens, version, status, outcome, created_at, updated_at, completed_at, "
+    "id, goal, constraints, pinned, pinned_tokens, version, status, outcome, created_at, updated_at, completed_at, origin, "
     + written_by("tasks.written_by")
 )
 
@@ -37,6 +38,7 @@ class Task:
     updated_at: datetime
     completed_at: datetime | None
     written_by: dict[str, Any] | None = None  # the key that wrote this version: {key_id, label}
+    origin: str = "operator"  # the role of that key: operator, or agent (shown apart in the context)
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,9 @@ def create_task(
     with conn.transaction():
         cur = conn.cursor(row_factory=class_row(Task))
         task = cur.execute(
-            f"INSERT INTO tasks (namespace_id, goal, constraints, pinned, pinned_tokens, created_by, written_by)"
-            f" VALUES (%(ns)s, %(goal)s, %(constraints)s, %(pinned)s, %(tokens)s, %(key)s, %(key)s) RETURNING {_COLUMNS}",
+            f"INSERT INTO tasks (namespace_id, goal, constraints, pinned, pinned_tokens, created_by, written_by,"
+            f" origin) VALUES (%(ns)s, %(goal)s, %(constraints)s, %(pinned)s, %(tokens)s, %(key)s, %(key)s, %(origin)s)"
+            f" RETURNING {_COLUMNS}",
             {
                 "ns": who.namespace_id,
                 "goal": goal,
@@ -70,6 +73,7 @@ def create_task(
                 "pinned": Jsonb(pinned),
                 "tokens": pinned_token_count(goal, constraints, pinned),
                 "key": who.key_id,
+                "origin": default_origin(who.role),
             },
         ).fetchone()
     assert task is not None
@@ -120,7 +124,7 @@ def update_task(
         task = cur.execute(
             f"UPDATE tasks SET goal = %(goal)s, constraints = %(constraints)s, pinned = %(pinned)s,"
             f" pinned_tokens = %(tokens)s, version = version + 1, updated_at = now(),"
-            f" written_by = %(key)s"
+            f" written_by = %(key)s, origin = %(origin)s"
             f" WHERE id = %(id)s RETURNING {_COLUMNS}",
             {
                 "id": old.id,
@@ -129,6 +133,7 @@ def update_task(
                 "pinned": Jsonb(new_pinned),
                 "tokens": pinned_token_count(new_goal, new_constraints, new_pinned),
                 "key": who.key_id,
+                "origin": default_origin(who.role),
             },
         ).fetchone()
     assert task is not None

@@ -33,13 +33,15 @@ from agentmem.retrieval.expansion import (
 from agentmem.retrieval.filters import Filters
 from agentmem.memory.freshness import FreshnessPolicy, is_stale
 from agentmem.retrieval.packing import RECENT_ALWAYS_FULL, Candidate, Dropped, Packed, Pinned, Placed, pack, shown_fields
+from agentmem.memory.provenance import TrustRules, at_least, dedup_order, parse_rules, trust_of
+from agentmem.retrieval.filters import TrustFloor
 from agentmem.retrieval.neighbours import neighbour_hits
 from agentmem.retrieval.search import (
     Hit, QueryEmbedder, QueryVector, Result, SearchPlan, Timings, active_model_and_size, keyword_hits, run_search,
     vector_hits, with_freshness,
 )
 from agentmem.retrieval.strategies import for_namespace
-from agentmem.retrieval.trust import injection_flags
+from agentmem.retrieval.trust import UNTRUSTED, injection_flags
 
 log = logging.getLogger("agentmem.assemble")
 
@@ -57,6 +59,7 @@ class AssembleRequest:
     strategy: str | None = None  # by name; None: the namespace's default (PUT /settings/retrieval)
     as_messages: bool = False
     exclude_flagged: bool = False
+    min_trust: str | None = None  # leave out items below this level (memory/provenance.py); None: all
     trace_id: uuid.UUID | None = None  # None: a fresh one (the API passes the request's OpenTelemetry trace id)
 
 
@@ -69,11 +72,12 @@ class Assembled:
     timings: dict[str, float]
     started: float = 0.0  # perf_counter at the start, and of each stage's first start: for tracing spans
     stages_started: dict[str, float] = field(default_factory=dict)
+    pinned_origin: str = "operator"  # agent: the task was set by an agent key, and is shown apart
 
 
 def _task_context(conn: psycopg.Connection[Any], who: Principal, task_id: uuid.UUID) -> tuple[Pinned, list[_Entry]]:
     task, entries = pinned_and_recent(conn, who.namespace_id, task_id, RECENT_ENTRIES)
-    return Pinned(goal=task.goal, constraints=task.constraints, items=task.items), entries
+    return Pinned(goal=task.goal, constraints=task.constraints, items=task.items, set_by=task.set_by), entries
 
 
 def _older_relevant(
@@ -94,8 +98,9 @@ def compact_citation(citations: list[dict[str, Any]]) -> str:
     return "source: " + text
 
 
-def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[uuid.UUID, np.ndarray]) -> list[Candidate]:
-    """`vectors`: each entry's vector by the query's model."""
+def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[uuid.UUID, np.ndarray],
+                        rules: TrustRules) -> list[Candidate]:
+    """`vectors`: each entry's vector by the query's model. An entry's trust: by its origin alone."""
     newest = sorted({e.seq for e in entries}, reverse=True)[:RECENT_ALWAYS_FULL]
     out = []
     for e in entries:
@@ -106,7 +111,8 @@ def _scratch_candidates(entries: list[_Entry], qvec: np.ndarray, vectors: dict[u
             id=str(e.id), tier="scratchpad", kind=e.kind, text=e.content, tokens=e.tokens,
             cite=f"{label}, {compact_citation(e.citations)}", order=e.seq, score=score,
             summary=e.summary, summary_tokens=e.summary_tokens, recent=e.seq in newest,
-            citations=tuple(e.citations),
+            citations=tuple(e.citations), origin=e.origin,
+            trust=trust_of(rules, None, e.origin, e.screening == "flagged"),
         ))
     return [screened(c) for c in out]
 
@@ -122,15 +128,22 @@ def _entry_vectors(entries: list[_Entry], qvec: QueryVector, embedder: QueryEmbe
     return out
 
 
-def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float) -> tuple[list[Candidate], list[Dropped]]:
+def hit_trust(rules: TrustRules, hit: Hit) -> str:
+    return trust_of(rules, hit.source_uri, hit.origin, hit.doc_screening == "flagged")
+
+
+def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float,
+                     rules: TrustRules) -> tuple[list[Candidate], list[Dropped]]:
+    """Of near-duplicates, the higher-trust one is kept (then the better ranked)."""
     results = results[:limit]
     if not results:
         return [], []
+    trusts = [hit_trust(rules, r.hit) for r in results]
     dups = near_duplicates([r.hit.text for r in results], np.vstack([as_array(r.hit.embedding) for r in results]),
-                           duplicate_cosine)
+                           duplicate_cosine, order=dedup_order(trusts))
     out: list[Candidate] = []
     dropped: list[Dropped] = []
-    for r, dup in zip(results, dups, strict=True):
+    for r, dup, trust in zip(results, dups, trusts, strict=True):
         cid = str(r.hit.chunk_id)
         if dup is not None:
             dropped.append(Dropped(cid, "long_term", "duplicate"))
@@ -139,6 +152,7 @@ def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float)
         out.append(Candidate(
             id=cid, tier="long_term", kind=h.kind, text=h.text, tokens=h.tokens,
             cite=h.source_uri, score=r.score, source_uri=h.source_uri, freshness=r.freshness,
+            trust=trust, origin=h.origin,
         ))
     return [screened(c) for c in out], dropped
 
@@ -149,7 +163,7 @@ def screened(c: Candidate) -> Candidate:
     flags: dict[str, None] = {}
     for f in shown_fields(c):
         flags.update(dict.fromkeys(injection_flags(f)))
-    return replace(c, flags=tuple(flags))
+    return replace(c, flags=tuple(flags), trust=UNTRUSTED if flags else c.trust)  # flagged: never above
 
 
 def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: int, who: Principal,
@@ -173,7 +187,9 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
 
     task_future = executor.submit(task_data)
     policy = FreshnessPolicy.from_settings(who.freshness)
-    plan = SearchPlan(who.namespace_id, req.query, strategy, req.filters, exact_max, policy)
+    rules = parse_rules(who.trust)
+    filters = req.filters if req.min_trust is None else replace(req.filters, min_trust=TrustFloor(rules, req.min_trust))
+    plan = SearchPlan(who.namespace_id, req.query, strategy, filters, exact_max, policy)
     results, qvec = run_search(pool, embedder, plan, executor, timings)
     if qvec is None:  # keyword-only strategy: the scratchpad still ranks by similarity
         t = time.perf_counter()
@@ -194,14 +210,21 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
             with pool.connection() as conn:
                 entries += _older_relevant(conn, req.task_id, min(e.seq for e in entries), qvec)  # type: ignore[arg-type]
             timings.add("task", t)
-        scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder))
+        scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder), rules)
 
     t = time.perf_counter()
     # the fused union of both lists; near-duplicates on the query model's own similarity scale
-    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine)
-    filtered: list[Dropped] = []
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine, rules)
+    # Long-term items below the minimum never came back from the retrievers (the filter is in their SQL);
+    # what is left out here: scratchpad entries, and items whose screening on read lowered their trust.
+    below = [Dropped(c.id, c.tier, "below_min_trust") for c in [*scratch, *longs]
+             if not at_least(c.trust, req.min_trust)]
+    gone = {d.id for d in below}
+    scratch = [c for c in scratch if c.id not in gone]
+    longs = [c for c in longs if c.id not in gone]
+    filtered: list[Dropped] = list(below)
     if req.exclude_flagged:
-        filtered = [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
+        filtered += [Dropped(c.id, c.tier, "filtered") for c in [*scratch, *longs] if c.flags]
         gone = {d.id for d in filtered}
         scratch = [c for c in scratch if c.id not in gone]
         longs = [c for c in longs if c.id not in gone]
@@ -214,7 +237,8 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         "long_term": [_item(p, count_tokens(p.block), policy) for p in packed.long_term],
     }
     timings.ms["total"] = round((time.perf_counter() - started_all) * 1000, 3)
-    return Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first)
+    return Assembled(trace_id, packed, items, packed.dropped, timings.ms, started_all, timings.first,
+                     "agent" if pinned is not None and pinned.set_by is not None else "operator")
 
 
 def _expanded(pool: Any, plan: SearchPlan, qvec: QueryVector, results: list[Result], exp: Expansion,
@@ -266,7 +290,7 @@ def _item(p: Placed, tokens: int, policy: FreshnessPolicy) -> dict[str, Any]:
     c, summarized = p.candidate, p.summarized
     item: dict[str, Any] = {
         "id": c.id, "ref": p.ref, "kind": c.kind, "text": (c.summary if summarized else c.text) or c.text, "tokens": tokens,
-        "score": c.score, "trust": c.trust, "flags": list(c.flags), "summarized": summarized,
+        "score": c.score, "trust": c.trust, "origin": c.origin, "flags": list(c.flags), "summarized": summarized,
     }
     if c.source_uri:
         item["source_uri"] = c.source_uri

@@ -28,6 +28,7 @@ class Pinned:
     goal: str
     constraints: Sequence[str]
     items: Sequence[tuple[str, str]]  # (label, text)
+    set_by: str | None = None  # None: the operator; else the label of the agent key that set the task
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Candidate:
     citations: tuple[dict[str, object], ...] = ()
     source_uri: str | None = None
     freshness: float | None = None  # long-term items: memory/freshness.py
-    trust: str = UNTRUSTED  # shown in the item's header
+    trust: str = UNTRUSTED  # shown in the item's header (memory/provenance.py)
+    origin: str | None = None  # as its writer declared
 
 
 def shown_fields(c: Candidate) -> tuple[str, ...]:
@@ -71,7 +73,7 @@ class Placed:
 class Dropped:
     id: str
     tier: str
-    reason: str  # budget | duplicate | filtered
+    reason: str  # budget | duplicate | filtered | below_min_trust
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Packed:
 
 
 def render_pinned(p: Pinned) -> str:
-    return render.render_pinned(p.goal, p.constraints, p.items)
+    return render.render_pinned(p.goal, p.constraints, p.items, p.set_by)
 
 
 def scratch_ref(c: Candidate) -> str:

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 PINNED_HEADER = "# Task (from the operator)"
+AGENT_TASK_HEADER = "# Task (set by an agent key, not the operator)"  # then "Set by: <key label>"
 SCRATCH_HEADER = "# Scratchpad (step results recorded during this task)"
 LONG_HEADER = "# Retrieved memory (most relevant first)"
 SEP = "\n\n"
@@ -122,13 +123,17 @@ def render_messages(pinned_text: str, sections: Sequence[str], nonce: str) -> li
     return [{"role": "system", "content": system}, {"role": "user", "content": SEP.join(sections)}]
 
 
-def render_pinned(goal: str, constraints: Sequence[str], items: Sequence[tuple[str, str]]) -> str:
-    """The operator's task, trusted and written as given: it is not data."""
-    lines = [PINNED_HEADER, f"Goal: {goal}"]
-    if constraints:
-        lines.append("Constraints:")
-        lines += [f"- {c}" for c in constraints]
-    if items:
-        lines.append("Pinned:")
-        lines += [f"- [{label}] {text}" for label, text in items]
+def render_pinned(goal: str, constraints: Sequence[str], items: Sequence[tuple[str, str]],
+                  set_by: str | None = None) -> str:
+    """The operator's task, trusted and written as given: it is not data. A task an agent key set
+    (`set_by`: its label) is shown apart, under its own heading, and escaped like data: none of its
+    lines can start a line of the context, so it cannot pose as the operator's."""
+    if set_by is None:
+        lines = [PINNED_HEADER, f"Goal: {goal}"]
+        lines += ["Constraints:", *(f"- {c}" for c in constraints)] if constraints else []
+        lines += ["Pinned:", *(f"- [{label}] {text}" for label, text in items)] if items else []
+        return "\n".join(lines)
+    lines = [AGENT_TASK_HEADER, f"Set by: {field(set_by)}", f"Goal: {body(goal)}"]
+    lines += ["Constraints:", *(f"- {body(c)}" for c in constraints)] if constraints else []
+    lines += ["Pinned:", *(f"- [{field(label)}] {body(text)}" for label, text in items)] if items else []
     return "\n".join(lines)

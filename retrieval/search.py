@@ -38,7 +38,8 @@ from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 _HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, d.metadata,"
     " c.source_updated_at, c.embedding, d.last_verified_at,"
-    " extract(epoch FROM d.refresh_interval)::float8 / 86400.0 AS refresh_interval_days"
+    " extract(epoch FROM d.refresh_interval)::float8 / 86400.0 AS refresh_interval_days,"
+    " d.origin, d.screening AS doc_screening"
 )
 
 
@@ -56,6 +57,8 @@ class Hit:
     embedding: np.ndarray
     last_verified_at: datetime
     refresh_interval_days: float | None  # the document's own; None: the namespace's
+    origin: str  # as its writer declared (memory/provenance.py)
+    doc_screening: str  # the document's screening state: a flagged one is never above untrusted
     score: float  # the retriever's own score: cosine similarity or BM25
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agentmem.retrieval.render import CONTINUATION, LONG_HEADER, PINNED_HEADER, SCRATCH_HEADER, SEP, preamble
+from agentmem.retrieval.render import (
+    AGENT_TASK_HEADER, CONTINUATION, LONG_HEADER, PINNED_HEADER, SCRATCH_HEADER, SEP, preamble,
+)
+
+TASK_HEADERS = (PINNED_HEADER, AGENT_TASK_HEADER)
 
 HEADINGS = {SCRATCH_HEADER: "scratchpad", LONG_HEADER: "long_term"}
 _NONCE = re.compile(r"<<<DATA ([0-9]+) ")
@@ -77,7 +81,7 @@ def _nonce_of(text: str) -> str:
 def parse_text(text: str) -> Context:
     if not text:
         return Context(None, [], None)
-    if text.startswith(PINNED_HEADER):  # no data: the operator's task alone, and no preamble
+    if text.startswith(TASK_HEADERS):  # no data: the operator's task alone, and no preamble
         return Context(text, [], None)
     nonce = _nonce_of(text)
     first = preamble(nonce) + SEP
@@ -90,7 +94,7 @@ def parse_text(text: str) -> Context:
     before = rest[: at - len(heading)]  # type: ignore[arg-type]
     pinned = None
     if before:
-        _expect(before.endswith(SEP) and before.startswith(PINNED_HEADER), "only the task comes before the data")
+        _expect(before.endswith(SEP) and before.startswith(TASK_HEADERS), "only the task comes before the data")
         pinned = before[: -len(SEP)]
     return Context(pinned, _parse_blocks(rest[len(before):], nonce), nonce)
 

@@ -68,6 +68,8 @@ ROLE_OF = {
     "DELETE /keys/{}": "operator",
     "GET /settings/screening": "read",
     "PUT /settings/screening": "operator",
+    "GET /settings/trust": "read",
+    "PUT /settings/trust": "operator",
     "GET /quarantine": "operator",
     "POST /quarantine/{}/release": "operator",
     "DELETE /quarantine/{}": "operator",

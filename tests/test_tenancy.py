@@ -97,6 +97,8 @@ KEY_CALLS = [
     Call("DELETE", "/keys/{key}"),
     Call("GET", "/settings/screening"),
     Call("PUT", "/settings/screening", {"injection": "flag"}),
+    Call("GET", "/settings/trust"),
+    Call("PUT", "/settings/trust", {"origins": {"agent": "trusted"}}),
     Call("GET", "/quarantine"),
     Call("POST", "/quarantine/{item}/release"),
     Call("DELETE", "/quarantine/{item}"),

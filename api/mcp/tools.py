@@ -57,6 +57,8 @@ def _uuid(what: str) -> dict[str, Any]:
 
 _TASK_ID = _uuid("The task's id, as returned by create_task.")
 _KINDS = ["document", "summary", "fact", "preference"]
+_MIN_TRUST = {"type": "string", "enum": ["untrusted", "verified", "trusted"],
+              "description": "Leave out items below this trust level (the operator's rules decide each item's)."}
 _FILTERS = {
     "type": "object",
     "description": "Restrict long-term items: by kind, by metadata (the item's metadata must contain this "
@@ -155,6 +157,7 @@ TOOLS: tuple[ToolSpec, ...] = (
             "strategy": _STRATEGY,
             "exclude_flagged": {"type": "boolean", "default": False,
                                 "description": "Leave out items that read like instructions to a model."},
+            "min_trust": _MIN_TRUST,
         }, ("query", "budget_tokens")),
         request=lambda a: ApiRequest("POST", "/context/assemble", json=a),
         read_only=True, idempotent=True, operation="search_memory",
@@ -172,6 +175,7 @@ TOOLS: tuple[ToolSpec, ...] = (
                   "description": "How many results."},
             "filters": _FILTERS,
             "strategy": _STRATEGY,
+            "min_trust": _MIN_TRUST,
         }, ("query",)),
         request=lambda a: ApiRequest("POST", "/search", json=a),
         read_only=True, idempotent=True, operation="search_memory",

@@ -24,23 +24,26 @@ from agentmem.api.schemas.documents import (
 )
 from agentmem.api.schemas.limits import check_document, document_problem
 from agentmem.api.schemas.screening import ScreeningOut
-from agentmem.core.errors import ScreeningRefused
+from agentmem.core.errors import Forbidden, ScreeningRefused
 from agentmem.memory import documents, long_term
 from agentmem.memory.namespaces import Principal
+from agentmem.memory.provenance import declared_origin, parse_rules, trust_of
 from agentmem.memory.write_screen import Policy, Screened, screen_write
 
 router = APIRouter(tags=["long-term memory"])
 
 
-def _to_input(body: DocumentIn, policy: Policy) -> tuple[documents.DocumentInput, Screened]:
-    """Every field that can reach a context is screened; secrets are redacted before anything is stored."""
+def _to_input(body: DocumentIn, policy: Policy, who: Principal) -> tuple[documents.DocumentInput, Screened]:
+    """Every field that can reach a context is screened; secrets are redacted before anything is stored.
+    The origin is the declared one if the key's role allows it (else 403)."""
+    origin = declared_origin(who.role, body.origin)
     s = screen_write({"text": body.text, "title": body.title, "source_uri": body.source_uri,
                       "context": body.context, "metadata": body.metadata}, policy)
     f = s.fields
     return documents.DocumentInput(
         source_uri=f["source_uri"], text=f["text"], title=f["title"], context=f["context"],
         metadata=f["metadata"], source_updated_at=body.source_updated_at,
-        refresh_interval_days=body.refresh_interval_days,
+        refresh_interval_days=body.refresh_interval_days, origin=origin,
     ), s
 
 
@@ -54,7 +57,7 @@ def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> Upse
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
     check_document(body.metadata, body.context, services.settings)
-    doc, screened = _to_input(body, _policy(who))
+    doc, screened = _to_input(body, _policy(who), who)
     [result] = documents.upsert_pooled(
         services.pool, services.embedders, who, [doc], services.settings.chunk_tokens,
         [(screened.state, screened.flags)],
@@ -94,11 +97,17 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
             results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=problem.message)
             continue
         try:
-            doc, screened = _to_input(item, policy)
-        except ScreeningRefused as exc:
+            doc, screened = _to_input(item, policy, who)
+        except (ScreeningRefused, Forbidden) as exc:
             results[i] = BatchItemOut(index=i, source_uri=uri, status="error", error=exc.message)
             continue
         valid.append((i, doc, screened))
+    with services.pool.connection() as conn:  # a document that would displace a higher-trust one fails alone
+        refused = documents.lower_trust_refusals(conn, who, [d for _, d, _ in valid])
+    for i, doc, _ in valid:
+        if doc.source_uri in refused:
+            results[i] = BatchItemOut(index=i, source_uri=doc.source_uri, status="error", error=refused[doc.source_uri])
+    valid = [v for v in valid if v[1].source_uri not in refused]
     written = documents.upsert_pooled(
         services.pool, services.embedders, who, [d for _, d, _ in valid], services.settings.chunk_tokens,
         [(s.state, s.flags) for _, _, s in valid],
@@ -114,7 +123,9 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
 @router.get("/documents/{doc_id}", response_model=DocumentOut)
 def get_document(doc_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> DocumentOut:
     doc, text, chunks = documents.get_document(conn, who, doc_id)
-    return DocumentOut(**asdict(doc), text=text, chunks=[ChunkOut(**asdict(c)) for c in chunks])
+    trust = "quarantined" if doc.screening == "quarantined" else trust_of(
+        parse_rules(who.trust), doc.source_uri, doc.origin, doc.screening == "flagged")
+    return DocumentOut(**asdict(doc), text=text, trust=trust, chunks=[ChunkOut(**asdict(c)) for c in chunks])
 
 
 @router.delete("/documents/{doc_id}", response_model=Receipt)
@@ -125,9 +136,11 @@ def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: AgentDep) -> Receipt:
 @router.post("/memories", status_code=201, response_model=UpsertOut)
 def add_memory(body: MemoryIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> UpsertOut:
     check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    origin = declared_origin(who.role, body.origin)
     screened = screen_write({"text": body.text, "source": body.source}, _policy(who))
     result = long_term.add_memory(
         conn, services.embedders, who, text=screened.fields["text"], kind=body.kind, source=screened.fields["source"],
         chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),
+        origin=origin,
     )
     return UpsertOut(**asdict(result), screening=ScreeningOut(**screened.report()))

@@ -18,10 +18,11 @@ from agentmem.api.schemas.retrieval import (
 )
 from agentmem.memory.namespaces import set_retrieval_defaults
 from agentmem.retrieval import traces
-from agentmem.retrieval.assemble import AssembleRequest, assemble, write_trace
+from agentmem.memory.provenance import UNTRUSTED, parse_rules
+from agentmem.retrieval.assemble import AssembleRequest, assemble, hit_trust, write_trace
 from agentmem.retrieval.budget import Reserve
 from agentmem.retrieval.expansion import expansion_of
-from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.filters import Filters, TrustFloor
 from agentmem.retrieval.packing import trust_of
 from agentmem.retrieval.search import SearchRequest, find, query_embedder
 
@@ -30,13 +31,14 @@ router = APIRouter(tags=["retrieval"])
 RetrievalEditorDep = Annotated[Principal, Depends(require_role("operator", "changing the retrieval settings"))]
 
 
-def to_filters(f: FiltersIn | None) -> Filters:
+def to_filters(f: FiltersIn | None, who: Principal | None = None, min_trust: str | None = None) -> Filters:
+    floor = TrustFloor(parse_rules(who.trust), min_trust) if who is not None and min_trust is not None else None
     if f is None:
-        return Filters()
+        return Filters(min_trust=floor)
     rng = f.source_updated_at
     return Filters(
         kinds=tuple(f.kind or ()), metadata=f.metadata or {},
-        updated_from=rng.gte if rng else None, updated_before=rng.lt if rng else None,
+        updated_from=rng.gte if rng else None, updated_before=rng.lt if rng else None, min_trust=floor,
     )
 
 
@@ -45,13 +47,15 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
     if body.mode and body.strategy:
         raise InvalidInput("give either mode or strategy, not both")
     req = SearchRequest(
-        query=body.query, k=body.k, filters=to_filters(body.filters), strategy=body.strategy, mode=body.mode,
+        query=body.query, k=body.k, filters=to_filters(body.filters, who, body.min_trust), strategy=body.strategy,
+        mode=body.mode,
         rrf_k=body.rrf_k, weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
         unit=body.unit,
     )
     found = find(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req)
     out = []
+    rules = parse_rules(who.trust)
     for r in found.results:
         h = r.hit
         scores = None
@@ -60,7 +64,7 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
             scores = ScoresOut(fused=r.score, **parts)
         out.append(SearchHitOut(id=h.chunk_id, document_id=h.document_id, source_uri=h.source_uri, title=h.title,
                                 kind=h.kind, text=h.text, score=r.score, metadata=h.metadata,
-                                freshness=r.freshness, scores=scores))
+                                freshness=r.freshness, scores=scores, trust=hit_trust(rules, h), origin=h.origin))
     return SearchOut(results=out, strategy=found.strategy.name)
 
 
@@ -71,7 +75,7 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
         query=body.query, budget_tokens=body.budget_tokens, task_id=body.task_id,
         reserve=Reserve(**body.reserve.model_dump()) if body.reserve else Reserve(), filters=to_filters(body.filters),
         strategy=body.strategy, as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
-        trace_id=tracing.assemble_trace_id(request.scope),
+        min_trust=body.min_trust, trace_id=tracing.assemble_trace_id(request.scope),
     )
     a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req, expansion_of(services.settings))
@@ -83,7 +87,7 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
     if p.pinned_text:
         sections.append(SectionOut(tier="pinned", tokens=p.pinned_tokens, items=[ContextItemOut(
             id=str(body.task_id), ref="task", kind="pinned", text=p.pinned_text, tokens=p.pinned_tokens,
-            trust=trust_of("pinned"), flags=[],
+            trust=trust_of("pinned") if a.pinned_origin == "operator" else UNTRUSTED, origin=a.pinned_origin, flags=[],
         )]))
     for tier in ("scratchpad", "long_term"):
         if a.items[tier]:

@@ -17,6 +17,7 @@ from agentmem.api.schemas.screening import ScreeningOut
 from agentmem.api.schemas.tasks import CompleteIn, CompleteOut, TaskIn, TaskOut, TaskPatch, TaskVersionOut
 from agentmem.core.settings import Settings
 from agentmem.memory import long_term, scratchpad, tasks
+from agentmem.memory.provenance import declared_origin
 from agentmem.memory.write_screen import Policy, screen_write
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -82,6 +83,7 @@ def add_entry(
                 "AGENTMEM_MAX_CITATIONS_PER_ENTRY")
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
+    origin = declared_origin(who.role, body.origin)
     screened = screen_write(
         {"content": body.content, "summary": body.summary,
          "citations": [c.model_dump(mode="json", exclude_none=True) for c in body.citations]},
@@ -92,7 +94,7 @@ def add_entry(
         conn, services.embedders, who, task_id,
         kind=body.kind, content=f["content"], citations=f["citations"],
         unsourced=body.unsourced, step=body.step, summary=f["summary"],
-        screening=screened.state, screening_flags=screened.flags,
+        screening=screened.state, screening_flags=screened.flags, origin=origin,
     )
     return EntryOut(**asdict(entry), screening=ScreeningOut(**screened.report()))
 
@@ -108,11 +110,12 @@ def complete_task(
 ) -> CompleteOut:
     if body.summary is not None:
         check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
+    origin = declared_origin(who.role, body.origin)
     screened = screen_write({"summary": body.summary, "outcome": body.outcome}, Policy.from_settings(who.screening))
     task, written, text = long_term.complete_task(
         conn, services.embedders, who, task_id,
         summary=screened.fields["summary"], outcome=screened.fields["outcome"],
-        chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags),
+        chunk_tokens=services.settings.chunk_tokens, screening=(screened.state, screened.flags), origin=origin,
     )
     return CompleteOut(task=_out(task), summary_document_id=written.id, summary=text,
                        screening=ScreeningOut(**screened.report()))

@@ -6,7 +6,7 @@ import math
 import uuid
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -69,6 +69,8 @@ def _utc(v: datetime | None) -> datetime | None:
 
 Text = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
+Origin = Literal["operator", "agent", "tool", "web", "user"]  # memory/provenance.py
+TrustLevel = Literal["untrusted", "verified", "trusted"]  # lowest first
 
 
 class WrittenBy(BaseModel):

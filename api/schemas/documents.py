@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from agentmem.api.schemas.screening import ScreeningOut
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy, unstorable
+from agentmem.api.schemas.base import Input, Origin, Text, Timestamp, WrittenBy, unstorable
 from agentmem.memory.freshness import MAX_REFRESH_DAYS, MIN_REFRESH_DAYS
 
 
@@ -30,6 +30,9 @@ class DocumentIn(Input):
         default=None, ge=MIN_REFRESH_DAYS, le=MAX_REFRESH_DAYS,
         description="How often this document's source should be re-checked; default: the namespace's.",
     )
+    origin: Origin | None = Field(
+        default=None, description="Who this content comes from: operator, agent, tool, web or user. Default: the"
+                                  " key's role (operator or agent); only an operator key may declare operator.")
 
 
 
@@ -76,6 +79,9 @@ class MemoryIn(Input):
     text: Text
     kind: Literal["summary", "fact", "preference"]
     source: str | None = Field(default=None, max_length=2000)
+    origin: Origin | None = Field(
+        default=None, description="Who this content comes from: operator, agent, tool, web or user. Default: the"
+                                  " key's role (operator or agent); only an operator key may declare operator.")
 
 
 
@@ -106,4 +112,6 @@ class DocumentOut(BaseModel):
     last_verified_at: datetime
     refresh_interval_days: float | None = None
     written_by: WrittenBy | None = None
+    origin: str
+    trust: Literal["untrusted", "verified", "trusted", "quarantined"]
     chunks: list[ChunkOut]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentmem.api.schemas.base import Input, Text, Timestamp
+from agentmem.api.schemas.base import Input, Text, Timestamp, TrustLevel
 from agentmem.retrieval.budget import MAX_BUDGET_TOKENS
 
 
@@ -51,6 +51,9 @@ class SearchIn(Input):
     explain: bool = False
     unit: Literal["chunk", "document"] = Field(
         default="chunk", description="chunk: ranked chunks; document: one result per document, its best chunk")
+    min_trust: TrustLevel | None = Field(
+        default=None, description="Leave out items below this trust level (untrusted < verified < trusted) by the"
+                                  " namespace's rules (PUT /settings/trust); default: every non-quarantined item.")
 
 
 class RetrieverScore(BaseModel):
@@ -75,6 +78,8 @@ class SearchHitOut(BaseModel):
     metadata: dict[str, Any]
     freshness: float | None = None
     scores: ScoresOut | None = None
+    trust: TrustLevel
+    origin: str
 
 
 class SearchOut(BaseModel):
@@ -97,6 +102,9 @@ class AssembleIn(Input):
     format: Literal["text", "messages"] = "text"
     strategy: StrategyName | None = None
     exclude_flagged: bool = False
+    min_trust: TrustLevel | None = Field(
+        default=None, description="Leave out items below this trust level (untrusted < verified < trusted) by the"
+                                  " namespace's rules (PUT /settings/trust); default: every non-quarantined item.")
 
 
 class ContextItemOut(BaseModel):
@@ -108,7 +116,8 @@ class ContextItemOut(BaseModel):
     source_uri: str | None = None
     citations: list[dict[str, Any]] | None = None
     score: float | None = None
-    trust: Literal["trusted", "untrusted"]
+    trust: TrustLevel
+    origin: str | None = None  # as its writer declared; the pinned task: operator, or agent
     flags: list[str]
     summarized: bool = False
     freshness: float | None = None  # long-term items: 1.0 just verified, 0.5 one refresh interval overdue
@@ -124,7 +133,7 @@ class SectionOut(BaseModel):
 class DroppedOut(BaseModel):
     id: str
     tier: Literal["scratchpad", "long_term"]
-    reason: Literal["budget", "duplicate", "filtered"]
+    reason: Literal["budget", "duplicate", "filtered", "below_min_trust"]
 
 
 class MessageOut(BaseModel):

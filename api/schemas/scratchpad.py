@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from agentmem.api.schemas.screening import ScreeningOut
 from pydantic import BaseModel, Field
 
-from agentmem.api.schemas.base import Input, Text, Timestamp, WrittenBy
+from agentmem.api.schemas.base import Input, Origin, Text, Timestamp, WrittenBy
 
 
 class CitationIn(Input):
@@ -27,6 +27,9 @@ class EntryIn(Input):
     unsourced: bool = False
     step: int | None = Field(default=None, ge=0, le=2**31 - 1)
     summary: Text | None = None
+    origin: Origin | None = Field(
+        default=None, description="Who this content comes from: operator, agent, tool, web or user. Default: the"
+                                  " key's role (operator or agent); only an operator key may declare operator.")
 
 
 
@@ -45,4 +48,5 @@ class EntryOut(BaseModel):
     summary_tokens: int | None
     created_at: datetime
     written_by: WrittenBy | None = None
+    origin: str
     screening: ScreeningOut | None = None

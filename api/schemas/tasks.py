@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from agentmem.api.schemas.base import Input, Text, WrittenBy
+from agentmem.api.schemas.base import Input, Origin, Text, WrittenBy
 from agentmem.api.schemas.screening import ScreeningOut
 
 
@@ -59,6 +59,9 @@ class TaskOut(BaseModel):
     updated_at: datetime
     completed_at: datetime | None
     written_by: WrittenBy | None = None
+    origin: Literal["operator", "agent"] = Field(
+        description="operator: the task heads the context as the operator's; agent: it is shown apart, as set by"
+                    " an agent key")
 
 
 class TaskVersionOut(BaseModel):
@@ -73,6 +76,9 @@ class TaskVersionOut(BaseModel):
 class CompleteIn(Input):
     summary: Text | None = None
     outcome: str | None = Field(default=None, max_length=10_000)
+    origin: Origin | None = Field(
+        default=None, description="Who the task's summary comes from: operator, agent, tool, web or user. Default: the"
+                                  " key's role (operator or agent); only an operator key may declare operator.")
 
 
 class CompleteOut(BaseModel):

@@ -29,7 +29,7 @@ from agentmem_client.resources import (
     Tasks,
 )
 from agentmem_client.runner import AsyncRunner, Config, Retry, SyncRunner
-from agentmem_client.types import Freshness, Health, SearchResult, Strategy
+from agentmem_client.types import Freshness, Health, SearchResult, Strategy, TrustLevel
 
 DEFAULT_TIMEOUT = 30.0  # seconds; an assemble or an upsert embeds text, which takes longer under load
 
@@ -55,10 +55,10 @@ class _Surface(Bound[M]):
     def search(self, query: str, *, k: int | None = None, mode: Literal["hybrid", "vector", "keyword"] | None = None,
                strategy: Strategy | None = None, rrf_k: float | None = None,
                weights: Mapping[str, float] | None = None, filters: Filters | None = None,
-               explain: bool | None = None) -> Req:
+               explain: bool | None = None, min_trust: TrustLevel | None = None) -> Req:
         """Hybrid search over long-term memory (explain=True: each retriever's rank and score)."""
         return Req(json=body(query=query, k=k, mode=mode, strategy=strategy, rrf_k=rrf_k, weights=weights,
-                             filters=filters, explain=explain))
+                             filters=filters, explain=explain, min_trust=min_trust))
 
     @endpoint("GET", "/freshness", Freshness)
     def freshness(self, *, worst: int | None = None) -> Req:

@@ -53,6 +53,9 @@ from agentmem_client.types import (
     TaskVersion,
     Trace,
     Upserted,
+    Origin,
+    TrustLevel,
+    TrustRules,
 )
 
 Id = uuid.UUID | str
@@ -99,20 +102,22 @@ class Tasks(Resource[M]):
         return Req(path={"task_id": task_id})
 
     @endpoint("POST", "/tasks/{task_id}/complete", Completed)
-    def complete(self, task_id: Id, *, summary: str | None = None, outcome: str | None = None) -> Req:
+    def complete(self, task_id: Id, *, summary: str | None = None, outcome: str | None = None,
+                 origin: Origin | None = None) -> Req:
         """Close the task and write its summary (yours, or one made from the scratchpad) to long-term memory."""
-        return Req(path={"task_id": task_id}, json=body(summary=summary, outcome=outcome))
+        return Req(path={"task_id": task_id}, json=body(summary=summary, outcome=outcome, origin=origin))
 
 
 class Scratchpad(Resource[M]):
     @endpoint("POST", "/tasks/{task_id}/scratchpad", Entry)
     def add(self, task_id: Id, content: str, *, kind: EntryKind = "result",
             citations: Iterable[Citation | Mapping[str, Any] | str] = (), unsourced: bool = False,
-            step: int | None = None, summary: str | None = None) -> Req:
+            step: int | None = None, summary: str | None = None, origin: Origin | None = None) -> Req:
         """Record a step's result; a citation is a Citation, a dict, or just a source (e.g. a source_uri)."""
         cited = [{"source": c} if isinstance(c, str) else c for c in citations]
         return Req(path={"task_id": task_id}, json=body(
-            content=content, kind=kind, citations=cited, unsourced=unsourced or None, step=step, summary=summary))
+            content=content, kind=kind, citations=cited, unsourced=unsourced or None, step=step, summary=summary,
+            origin=origin))
 
     @endpoint("GET", "/tasks/{task_id}/scratchpad", builtins.list[Entry])
     def list(self, task_id: Id, *, unsourced: bool | None = None) -> Req:
@@ -129,11 +134,12 @@ class Context(Resource[M]):
     def assemble(self, query: str, *, budget_tokens: int, task_id: Id | None = None,
                  reserve: Mapping[str, int] | None = None, filters: Filters | None = None,
                  format: Literal["text", "messages"] | None = None, strategy: Strategy | None = None,
-                 exclude_flagged: bool | None = None) -> Req:
+                 exclude_flagged: bool | None = None, min_trust: TrustLevel | None = None) -> Req:
         """The context for the next model call within `budget_tokens`: pinned task, scratchpad, long-term."""
         return Req(json=body(query=query, budget_tokens=budget_tokens,
                              task_id=None if task_id is None else str(task_id), reserve=reserve,
-                             filters=filters, format=format, strategy=strategy, exclude_flagged=exclude_flagged))
+                             filters=filters, format=format, strategy=strategy, exclude_flagged=exclude_flagged,
+                             min_trust=min_trust))
 
     @endpoint("GET", "/context/traces/{trace_id}", Trace)
     def trace(self, trace_id: Id) -> Req:
@@ -145,11 +151,11 @@ class Documents(Resource[M]):
     @endpoint("PUT", "/documents", Upserted)
     def upsert(self, source_uri: str, text: str, *, title: str | None = None, context: str | None = None,
                metadata: Mapping[str, Any] | None = None, source_updated_at: datetime | None = None,
-               refresh_interval_days: float | None = None) -> Req:
+               refresh_interval_days: float | None = None, origin: Origin | None = None) -> Req:
         """Create or replace the document at source_uri; the same content again answers 'unchanged'."""
         doc = Document(source_uri=source_uri, text=text, title=title, context=context,
                        metadata=dict(metadata) if metadata is not None else None,
-                       source_updated_at=source_updated_at, refresh_interval_days=refresh_interval_days)
+                       source_updated_at=source_updated_at, refresh_interval_days=refresh_interval_days, origin=origin)
         return Req(json=body(**doc.model_dump(mode="json")))
 
     @endpoint("POST", "/documents/batch", BatchResult, idempotent=True)
@@ -173,9 +179,9 @@ class Documents(Resource[M]):
 class Memories(Resource[M]):
     @endpoint("POST", "/memories", Upserted)
     def add(self, text: str, *, kind: Literal["summary", "fact", "preference"] = "fact",
-            source: str | None = None) -> Req:
+            source: str | None = None, origin: Origin | None = None) -> Req:
         """A single fact, preference or summary, kept in long-term memory."""
-        return Req(json=body(text=text, kind=kind, source=source))
+        return Req(json=body(text=text, kind=kind, source=source, origin=origin))
 
 
 class Probes(Resource[M]):
@@ -284,6 +290,17 @@ class Settings(Resource[M]):
         """What a write carrying an injection (flag, quarantine, reject) or a secret (redact, refuse) gets.
         A setting not given returns to the server's default (quarantine, redact)."""
         return Req(json=body(injection=injection, secrets=secrets))
+
+    @endpoint("GET", "/settings/trust", TrustRules)
+    def trust(self) -> Req:
+        return Req()
+
+    @endpoint("PUT", "/settings/trust", TrustRules)
+    def set_trust(self, *, sources: Sequence[Mapping[str, Any]] = (),
+                  origins: Mapping[Origin, TrustLevel] | None = None) -> Req:
+        """Replace the trust rules: `sources` [{"prefix": "kb://", "trust": "trusted", "origins": ["operator"]}]
+        (longest matching prefix wins), then `origins` {"operator": "trusted", ...}; else untrusted."""
+        return Req(json={"sources": [dict(s) for s in sources], "origins": dict(origins or {})})
 
 
 def _key(label: str, role: Role | None, expires_at: datetime | None, expires_in_days: float | None) -> dict[str, Any]:

@@ -48,6 +48,10 @@ from agentmem_client.types.screening import (
     Screening,
     ScreeningSettings,
     SecretsPolicy,
+    SourceRule,
+    TrustLevel,
+    TrustRules,
+    Origin,
     WrittenBy,
 )
 from agentmem_client.types.tasks import Citation, Completed, Entry, EntryKind, Pinned, Receipt, Task, TaskVersion
@@ -60,5 +64,5 @@ __all__ = [
     "ProbeResult", "ProbeRun", "ProbesRun", "Quality", "Quarantined", "Receipt", "Redaction", "Released",
     "RetrievalSettings", "RetrieverScore", "Role", "ScorePoint", "Scores", "Screening", "ScreeningSettings",
     "SearchResult", "SecretsPolicy", "Section", "StoredDocument", "Strategy", "Task", "TaskVersion", "Trace",
-    "Upserted", "Weights", "WrittenBy",
+    "Upserted", "Weights", "WrittenBy", "Origin", "SourceRule", "TrustLevel", "TrustRules",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from agentmem_client.types.base import Model
-from agentmem_client.types.screening import Screening, WrittenBy
+from agentmem_client.types.screening import Origin, Screening, WrittenBy
 
 
 class Document(BaseModel):
@@ -24,6 +24,7 @@ class Document(BaseModel):
     metadata: dict[str, Any] | None = None
     source_updated_at: datetime | None = None
     refresh_interval_days: float | None = None
+    origin: Origin | None = None  # default: the key's role (operator or agent)
 
 
 class Upserted(Model):
@@ -81,4 +82,6 @@ class StoredDocument(Model):
     last_verified_at: datetime
     refresh_interval_days: float | None = None
     written_by: WrittenBy | None = None
+    origin: str
+    trust: Literal["untrusted", "verified", "trusted", "quarantined"]
     chunks: list[Chunk]

@@ -33,6 +33,8 @@ class Hit(Model):
     metadata: dict[str, Any]
     freshness: float | None = None
     scores: Scores | None = None
+    trust: Literal["untrusted", "verified", "trusted"] = "untrusted"
+    origin: str = "agent"
 
 
 class SearchResult(Model):
@@ -51,7 +53,8 @@ class ContextItem(Model):
     source_uri: str | None = None
     citations: list[dict[str, Any]] | None = None
     score: float | None = None
-    trust: Literal["trusted", "untrusted"]
+    trust: Literal["untrusted", "verified", "trusted"]
+    origin: str | None = None
     flags: list[str]
     summarized: bool = False
     freshness: float | None = None
@@ -67,7 +70,7 @@ class Section(Model):
 class Dropped(Model):
     id: str
     tier: Literal["scratchpad", "long_term"]
-    reason: Literal["budget", "duplicate", "filtered"]
+    reason: Literal["budget", "duplicate", "filtered", "below_min_trust"]
 
 
 class Message(Model):

@@ -9,6 +9,8 @@ from typing import Literal
 from agentmem_client.types.base import Model
 
 InjectionPolicy = Literal["flag", "quarantine", "reject"]
+Origin = Literal["operator", "agent", "tool", "web", "user"]  # who content comes from, as its writer declares
+TrustLevel = Literal["untrusted", "verified", "trusted"]  # lowest first
 SecretsPolicy = Literal["redact", "refuse"]
 
 
@@ -37,6 +39,21 @@ class Screening(Model):
 class ScreeningSettings(Model):
     injection: str
     secrets: str
+
+
+class SourceRule(Model):
+    """Items whose source_uri starts with `prefix` (and, if given, of these origins) get `trust`."""
+
+    prefix: str
+    trust: str
+    origins: list[str] | None = None
+
+
+class TrustRules(Model):
+    """An item's trust: the longest matching source rule, else its origin's level, else untrusted."""
+
+    sources: list[SourceRule]
+    origins: dict[str, str]
 
 
 class Quarantined(Model):

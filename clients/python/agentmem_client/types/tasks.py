@@ -30,6 +30,7 @@ class Task(Model):
     updated_at: datetime
     completed_at: datetime | None
     written_by: WrittenBy | None = None
+    origin: Literal["operator", "agent"] = "operator"  # agent: shown apart from the operator's task
 
 
 class TaskVersion(Model):
@@ -77,6 +78,7 @@ class Entry(Model):
     summary_tokens: int | None
     created_at: datetime
     written_by: WrittenBy | None = None
+    origin: str = "agent"
     screening: Screening | None = None
 
 
