@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.core.settings import Settings
     from agentmem.embeddings.catalog import service_embedders
 
-    data = load_locomo(args.locomo)[: args.conversations]
+    data = select_conversations(load_locomo(args.locomo), args.conversations)
     ks = [5, 10, 20]
     budgets = [int(b) for b in args.budgets.split(",")]
     embedder = service_embedders(Settings()).get(args.model)
@@ -202,6 +202,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   file=sys.stderr)
     return {"model": f"{embedder.name} {embedder.version}"} | summarise(rows, stats, latencies, server_ms, ingest_s,
                                                                        ks, budgets)
+
+
+def select_conversations(data: list[Any], selection: str) -> list[Any]:
+    """`--conversations`: "N" = the first N, "A-B" = conversations A to B inclusive, from 0 (tune on
+    0-4, report 5-9: docs/retrieval.md)."""
+    try:
+        if "-" in selection:
+            first, last = (int(x) for x in selection.split("-", 1))
+            if first < 0 or last < first:
+                raise ValueError
+            return data[first : last + 1]
+        return data[: int(selection)]
+    except ValueError:
+        raise SystemExit(f"--conversations {selection!r}: give a count (e.g. 5) or a range from 0 (e.g. 5-9)")
 
 
 def tenant_for(running: Any, name: str, reuse: bool) -> tuple[dict[str, str], bool]:
@@ -280,7 +294,8 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks locomo", description=__doc__.splitlines()[0])
-    p.add_argument("--conversations", type=int, default=10, help="how many of the 10 conversations (default all)")
+    p.add_argument("--conversations", default="10",
+                   help="the first N conversations (default 10 = all), or a range from 0 such as 0-4 or 5-9")
     p.add_argument("--budgets", default="1000,2000,4000", help="token budgets, comma-separated")
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")
     p.add_argument("--database-url", default=None, help="PostgreSQL to use (default: an embedded one under /tmp)")

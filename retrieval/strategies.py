@@ -16,7 +16,9 @@ class Strategy:
     keyword_weight: float
     rrf_k: float = DEFAULT_RRF_K
     candidates: int = 50  # how deep each retriever looks before fusion
-    fusion: str = "rrf"  # rrf | zscore (retrieval/fusion.py)
+    fusion: str = "rrf"  # rrf | zscore | minmax (retrieval/fusion.py)
+    adapt: str = ""  # per-query weights (fusion.adaptive_weights): "" off | conf | overlap
+    alpha: float = 0.0  # how strongly `adapt` moves the weights
 
     def uses_vector(self) -> bool:
         return self.vector_weight > 0
