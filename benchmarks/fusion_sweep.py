@@ -2,7 +2,7 @@
 
 Replays the service's fusion (agentmem.retrieval.fusion, units.by_document) at a candidate depth on
 each query's keyword and vector lists; prints one line per configuration. Tuning dumps only.
-Run: `python -m benchmarks.fusion_sweep NF_DUMP LOCOMO_DUMP`.
+Run: `python -m benchmarks.fusion_sweep NF_DUMP|- LOCOMO_DUMP|- method=rrf,zscore k=10,20 wv=0.5,1`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def hits(rows: list[list[Any]], n: int) -> list[H]:
 @dataclasses.dataclass(frozen=True)
 class Config:
     method: str = "rrf"  # rrf | zscore | minmax
-    k: float = 20
+    k: float = 20.0
     wv: float = 0.5
     wk: float = 1.0
     adapt: str = ""  # "" | conf | overlap
@@ -69,8 +69,10 @@ def fuse(q: dict[str, Any], c: Config, unit: str, k_out: int) -> list[str]:
     return documents_in_order([doc_of[f.key] for f in fused][:k_out])
 
 
-def nf_score(data: list[dict[str, Any]], c: Config, unit: str = "chunk") -> float:
-    k_out = 200 if unit == "chunk" else 100  # what benchmarks/nfcorpus.py asks for
+def nf_score(data: list[dict[str, Any]], c: Config, unit: str = "chunk", k_out: int | None = None) -> float:
+    """k_out None: what benchmarks/nfcorpus.py asks for (200 chunks, 100 documents), which also sets
+    the candidate depth; 10: a caller asking for 10, depth = the strategy's."""
+    k_out = k_out or (200 if unit == "chunk" else 100)
     return statistics.fmean(ndcg_at(fuse(q, c, unit, k_out), q["rels"]) for q in data)
 
 
@@ -91,27 +93,36 @@ def grid(spec: dict[str, Sequence[Any]]) -> list[Config]:
     return [Config(**dict(zip(names, values))) for values in itertools.product(*spec.values())]
 
 
+def parse_spec(parts: Sequence[str]) -> dict[str, list[Any]]:
+    """`k=10,20 wv=0.5,1 method=rrf,zscore` -> a grid over the Config fields named."""
+    types = {f.name: type(f.default) for f in dataclasses.fields(Config)}
+    spec: dict[str, list[Any]] = {}
+    for part in parts:
+        name, values = part.split("=", 1)
+        cast = types[name]
+        spec[name] = [(v == "1" if cast is bool else cast(v)) for v in values.split(",")]
+    return spec
+
+
 def load(path: str) -> list[dict[str, Any]]:
     with gzip.open(path, "rt") as f:
         return json.load(f)
 
 
 def main(argv: Sequence[str]) -> int:
-    nf, lo = (load(path) for path in argv[:2])
-    which = argv[2] if len(argv) > 2 else "basic"
+    nf, lo = (load(path) if path != "-" else None for path in argv[:2])
     for name in ("keyword", "vector"):
-        print(f"single {name:<8} nf {single(nf, name, nf_score, 50):.4f}  lo {single(lo, name, lo_score, 50):.4f}")
-    configs: list[Config] = {
-        "basic": grid({"method": ["rrf"], "k": [5, 10, 20, 40, 60], "wv": [0.3, 0.5, 0.7, 1.0, 1.5]})
-        + grid({"method": ["zscore", "minmax"], "wv": [0.2, 0.3, 0.4, 0.5, 0.7, 1.0]}),
-        "adapt": grid({"method": ["rrf"], "k": [10, 20, 60], "wv": [0.5, 1.0], "adapt": ["conf", "overlap"],
-                       "alpha": [0.5, 1.0, 2.0]})
-        + grid({"method": ["zscore", "minmax"], "wv": [0.3, 0.5, 1.0], "adapt": ["conf", "overlap"],
-                "alpha": [0.5, 1.0, 2.0]}),
-    }[which]
+        print(f"single {name:<8} nf {single(nf, name, nf_score, 50) if nf else 0:.4f}"
+              f"  lo {single(lo, name, lo_score, 50) if lo else 0:.4f}")
+    configs = grid(parse_spec(argv[2:]))
     for c in configs:
-        line = f"{c.label():<70} nf {nf_score(nf, c):.4f}  nf-doc {nf_score(nf, c, 'document'):.4f}"
-        print(f"{line}  lo {lo_score(lo, c):.4f}", flush=True)
+        line = c.label()
+        if nf:
+            line += (f"  nf {nf_score(nf, c):.4f}  nf-doc {nf_score(nf, c, 'document'):.4f}"
+                     f"  nf@k10 {nf_score(nf, c, k_out=10):.4f}")
+        if lo:
+            line += f"  lo {lo_score(lo, c):.4f}  lo@5 {lo_score(lo, c, 5):.4f}"
+        print(line, flush=True)
     return 0
 
 

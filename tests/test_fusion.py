@@ -92,3 +92,15 @@ def test_adaptive_weights_favour_the_confident_list() -> None:
         "vector": 1.0, "keyword": 1.0}
     # A switched-off retriever stays off.
     assert adaptive_weights(lists, {"vector": 0.0, "keyword": 1.0}, how="conf")["vector"] == 0.0
+
+
+def test_fuse_dispatches_and_rejects_unknown_methods() -> None:
+    from agentmem.retrieval.fusion import fuse, rrf
+
+    lists = {"vector": [("a", 0.9), ("b", 0.8)], "keyword": [("b", 7.0), ("c", 3.0)]}
+    plain = [(f.key, f.score) for f in rrf(lists, k=20, weights={"vector": 0.5})]
+    assert [(f.key, f.score) for f in fuse(lists, k=20, weights={"vector": 0.5})] == plain
+    # adapt without alpha is off
+    assert [(f.key, f.score) for f in fuse(lists, k=20, weights={"vector": 0.5}, adapt="conf")] == plain
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        fuse(lists, method="magic")
