@@ -63,7 +63,8 @@ def fuse(q: dict[str, Any], c: Config, unit: str, k_out: int) -> list[str]:
             vec = sorted((dataclasses.replace(h, score=agg[h.document_id]) for h in vec), key=lambda h: -h.score)
         key = lambda h: h.chunk_id
     doc_of = {key(h): h.document_id for h in [*vec, *kw]}
-    lists = {"vector": [(key(h), h.score) for h in vec], "keyword": [(key(h), h.score) for h in kw]}
+    lists = {name: [(key(h), h.score) for h in items]  # a retriever at weight 0 is off, as in the service
+             for name, items, w in (("vector", vec, c.wv), ("keyword", kw, c.wk)) if w > 0}
     fused = fusion.fuse(lists, method=c.method, k=c.k, weights={"vector": c.wv, "keyword": c.wk},
                         adapt=c.adapt, alpha=c.alpha if c.adapt else 0.0)
     return documents_in_order([doc_of[f.key] for f in fused][:k_out])
