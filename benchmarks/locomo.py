@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     data = select_conversations(load_locomo(args.locomo), args.conversations)
     ks = [5, 10, 20]
-    budgets = [int(b) for b in args.budgets.split(",")]
+    budgets = [int(b) for b in args.budgets.split(",") if b]  # "" = recall@k only, no assemble
     embedder = service_embedders(Settings()).get(args.model)
     stats: dict[str, int] = defaultdict(int)
     # per question rows: category, recall per strategy/k, in-context per budget (assemble, recent)
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the table
     args = parse_args(list(argv or []))
     result = run(args)
-    print_table(result, [int(b) for b in args.budgets.split(",")])
+    print_table(result, [int(b) for b in args.budgets.split(",") if b])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out}")
