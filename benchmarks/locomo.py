@@ -152,10 +152,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.core.settings import Settings
     from agentmem.embeddings.catalog import service_embedders
 
-    first, last = args.conversations
-    data = load_locomo(args.locomo)[first : last + 1]
+    data = select_conversations(load_locomo(args.locomo), args.conversations)
     ks = [5, 10, 20]
-    budgets = [int(b) for b in args.budgets.split(",")]
+    budgets = [int(b) for b in args.budgets.split(",") if b]  # "" = recall@k only, no assemble
     embedder = service_embedders(Settings()).get(args.model)
     stats: dict[str, int] = defaultdict(int)
     # per question rows: category, recall per strategy/k, in-context per budget (assemble, recent)
@@ -203,6 +202,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   file=sys.stderr)
     return {"model": f"{embedder.name} {embedder.version}"} | summarise(rows, stats, latencies, server_ms, ingest_s,
                                                                        ks, budgets)
+
+
+def select_conversations(data: list[Any], selection: str) -> list[Any]:
+    """`--conversations`: "N" = the first N, "A-B" = conversations A to B inclusive, from 0 (tune on
+    0-4, report 5-9: docs/retrieval.md)."""
+    try:
+        if "-" in selection:
+            first, last = (int(x) for x in selection.split("-", 1))
+            if first < 0 or last < first:
+                raise ValueError
+            return data[first : last + 1]
+        return data[: int(selection)]
+    except ValueError:
+        raise SystemExit(f"--conversations {selection!r}: give a count (e.g. 5) or a range from 0 (e.g. 5-9)")
 
 
 def tenant_for(running: Any, name: str, reuse: bool) -> tuple[dict[str, str], bool]:
@@ -279,22 +292,10 @@ def print_table(result: dict[str, Any], budgets: list[int]) -> None:
           f"server stages p50: {result['assemble_server_stage_ms_p50']}")
 
 
-def conversation_range(value: str) -> tuple[int, int]:
-    """`N` -> the first N (0 .. N-1); `A-B` -> A .. B inclusive, counted from 0 (tuning on 0-4, reporting 5-9)."""
-    first, sep, last = value.partition("-")
-    try:
-        bounds = (int(first), int(last)) if sep else (0, int(first) - 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or A-B, got {value!r}") from None
-    if bounds[0] < 0 or bounds[1] < bounds[0]:
-        raise argparse.ArgumentTypeError(f"empty or negative range {value!r}")
-    return bounds
-
-
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks locomo", description=__doc__.splitlines()[0])
-    p.add_argument("--conversations", type=conversation_range, default=(0, 9),
-                   help="N = the first N conversations, A-B = conversations A to B counted from 0 (default all)")
+    p.add_argument("--conversations", default="10",
+                   help="the first N conversations (default 10 = all), or a range from 0 such as 0-4 or 5-9")
     p.add_argument("--budgets", default="1000,2000,4000", help="token budgets, comma-separated")
     p.add_argument("--locomo", default=None, help="path to locomo10.json (default: $AGENTMEM_LOCOMO or ../shared/data)")
     p.add_argument("--database-url", default=None, help="PostgreSQL to use (default: an embedded one under /tmp)")
@@ -314,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the table
     args = parse_args(list(argv or []))
     result = run(args)
-    print_table(result, [int(b) for b in args.budgets.split(",")])
+    print_table(result, [int(b) for b in args.budgets.split(",") if b])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.out}")

@@ -105,3 +105,92 @@ def zscore(
         return (-f.score, best[1].rank, order[best[0]])
 
     return sorted(fused.values(), key=tiebreak)
+
+
+def minmax(
+    ranked_lists: Mapping[str, Sequence[tuple[Hashable, float]]],
+    *,
+    weights: Mapping[str, float] | None = None,
+) -> list[Fused]:
+    """Convex combination of scores scaled to [0, 1] per list (missing = 0), best-first."""
+    fused: dict[Hashable, Fused] = {}
+    scaled: dict[str, dict[Hashable, float]] = {}
+    for name, items in ranked_lists.items():
+        seen: dict[Hashable, float] = {}
+        for rank, (key, score) in enumerate(items, start=1):
+            if key in seen:
+                continue
+            seen[key] = float(score)
+            f = fused.get(key)
+            if f is None:
+                f = fused[key] = Fused(key=key, score=0.0)
+            f.by_retriever[name] = Ranked(rank=rank, score=float(score))
+        if seen:
+            lo, hi = min(seen.values()), max(seen.values())
+            scaled[name] = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in seen.items()}
+    for f in fused.values():
+        f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0))) * scaled[name].get(f.key, 0.0)
+                      for name in scaled)
+    order = {name: i for i, name in enumerate(ranked_lists)}
+
+    def tiebreak(f: Fused) -> tuple[float, int, int]:
+        best = min(f.by_retriever.items(), key=lambda kv: (kv[1].rank, order[kv[0]]))
+        return (-f.score, best[1].rank, order[best[0]])
+
+    return sorted(fused.values(), key=tiebreak)
+
+
+def confidence(scores: Sequence[float]) -> float:
+    """How far a list's top score stands above the list, in standard deviations (0 if flat)."""
+    if len(scores) < 2:
+        return 0.0
+    mean = sum(scores) / len(scores)
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    return (scores[0] - mean) / std if std > 0 else 0.0
+
+
+def adaptive_weights(
+    ranked_lists: Mapping[str, Sequence[tuple[Hashable, float]]],
+    weights: Mapping[str, float],
+    *,
+    how: str = "conf",
+    alpha: float = 1.0,
+    top: int = 10,
+) -> dict[str, float]:
+    """Per-query weights: each base weight times (its list's confidence / the mean confidence)^alpha
+    ("conf"), or the vector weight times (0.5 + top-`top` overlap of the two lists)^alpha ("overlap")."""
+    out = {name: float(weights.get(name, 1.0)) for name in ranked_lists}
+    if how == "conf":
+        conf = {n: confidence([s for _, s in items]) for n, items in ranked_lists.items() if out[n] > 0}
+        mean = sum(conf.values()) / len(conf) if conf else 0.0
+        if mean > 0:
+            for n, c in conf.items():
+                out[n] *= (max(c, 0.0) / mean) ** alpha
+    elif how == "overlap" and "vector" in ranked_lists and "keyword" in ranked_lists:
+        a = {k for k, _ in ranked_lists["vector"][:top]}
+        b = {k for k, _ in ranked_lists["keyword"][:top]}
+        out["vector"] *= (0.5 + len(a & b) / top) ** alpha
+    return out
+
+
+def fuse(
+    ranked_lists: Mapping[str, Sequence[tuple[Hashable, float]]],
+    *,
+    method: str = "rrf",
+    k: float = DEFAULT_RRF_K,
+    weights: Mapping[str, float] | None = None,
+    adapt: str = "",
+    alpha: float = 0.0,
+) -> list[Fused]:
+    """One entry point for the strategies: `method` rrf | zscore | minmax, weights made per-query by
+    `adaptive_weights` when `adapt` is set and alpha > 0."""
+    w = {name: 1.0 for name in ranked_lists} | dict(weights or {})
+    if adapt and alpha > 0:
+        w = adaptive_weights(ranked_lists, w, how=adapt, alpha=alpha)
+    if method == "rrf":
+        return rrf(ranked_lists, k=k, weights=w)
+    if method == "zscore":
+        return zscore(ranked_lists, weights=w)
+    if method == "minmax":
+        return minmax(ranked_lists, weights=w)
+    raise ValueError(f"unknown fusion method {method!r}")

@@ -29,9 +29,9 @@ from agentmem.embeddings.models import HNSW_MAX_DIMENSION, Model
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.freshness import FreshnessPolicy, freshness_score, weighted
 from agentmem.memory.namespaces import Principal
-from agentmem.retrieval import doc_bm25
+from agentmem.retrieval import doc_bm25, fusion
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
-from agentmem.retrieval.fusion import Ranked, rrf, zscore
+from agentmem.retrieval.fusion import Ranked
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 
@@ -183,10 +183,8 @@ def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit], unit: str = 
     if strategy.uses_keyword():
         lists["keyword"] = [(key(h), h.score) for h in keyword]
     weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
-    if strategy.fusion == "zscore":
-        fused = zscore(lists, weights=weights)
-    else:
-        fused = rrf(lists, k=strategy.rrf_k, weights=weights)
+    fused = fusion.fuse(lists, method=strategy.fusion, k=strategy.rrf_k, weights=weights, adapt=strategy.adapt,
+                        alpha=strategy.alpha)
     return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]
 
 

@@ -60,3 +60,47 @@ def test_zscore_keeps_a_confident_lead() -> None:
 def test_zscore_strategy_is_named() -> None:
     s = resolve_strategy("hybrid_zscore")
     assert s.fusion == "zscore" and (s.vector_weight, s.keyword_weight) == (0.3, 0.7)
+
+
+def test_minmax_scales_each_list_to_unit_range() -> None:
+    from agentmem.retrieval.fusion import minmax
+
+    fused = minmax({"vector": [("a", 0.9), ("b", 0.5)], "keyword": [("b", 30.0), ("c", 10.0)]},
+                   weights={"vector": 1.0, "keyword": 1.0})
+    # b: 0 + 1; a: 1 + 0 (missing); c: 0 + 0. Tie a/b broken by best rank, then retriever order.
+    assert [f.key for f in fused] == ["a", "b", "c"]
+    assert [f.score for f in fused] == pytest.approx([1.0, 1.0, 0.0])
+    heavier_kw = minmax({"vector": [("a", 0.9), ("b", 0.5)], "keyword": [("b", 30.0), ("c", 10.0)]},
+                        weights={"vector": 0.4, "keyword": 0.6})
+    assert heavier_kw[0].key == "b"
+
+
+def test_confidence_is_the_top_scores_lead_in_deviations() -> None:
+    from agentmem.retrieval.fusion import confidence
+
+    assert confidence([10.0, 1.0, 1.0, 1.0]) > confidence([4.0, 3.0, 2.0, 1.0]) > 0
+    assert confidence([0.5, 0.5]) == 0.0 and confidence([1.0]) == 0.0
+
+
+def test_adaptive_weights_favour_the_confident_list() -> None:
+    from agentmem.retrieval.fusion import adaptive_weights
+
+    lists = {"vector": [("a", 0.50), ("b", 0.49), ("c", 0.48)], "keyword": [("d", 20.0), ("e", 2.0), ("f", 1.0)]}
+    w = adaptive_weights(lists, {"vector": 1.0, "keyword": 1.0}, how="conf", alpha=1.0)
+    assert w["keyword"] > 1.0 > w["vector"]
+    assert adaptive_weights(lists, {"vector": 1.0, "keyword": 1.0}, how="conf", alpha=0.0) == {
+        "vector": 1.0, "keyword": 1.0}
+    # A switched-off retriever stays off.
+    assert adaptive_weights(lists, {"vector": 0.0, "keyword": 1.0}, how="conf")["vector"] == 0.0
+
+
+def test_fuse_dispatches_and_rejects_unknown_methods() -> None:
+    from agentmem.retrieval.fusion import fuse, rrf
+
+    lists = {"vector": [("a", 0.9), ("b", 0.8)], "keyword": [("b", 7.0), ("c", 3.0)]}
+    plain = [(f.key, f.score) for f in rrf(lists, k=20, weights={"vector": 0.5})]
+    assert [(f.key, f.score) for f in fuse(lists, k=20, weights={"vector": 0.5})] == plain
+    # adapt without alpha is off
+    assert [(f.key, f.score) for f in fuse(lists, k=20, weights={"vector": 0.5}, adapt="conf")] == plain
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        fuse(lists, method="magic")

@@ -48,7 +48,7 @@ def test_explain_gives_ranks_and_fused_score(client: TestClient, tenant: Tenant)
     assert top["source_uri"] == "kb://dogs"
     s = top["scores"]
     assert s["vector"]["rank"] == 1 and s["keyword"]["rank"] == 1
-    assert abs(s["fused"] - (0.5 / 21 + 1 / 21)) < 1e-9 and abs(top["score"] - s["fused"]) < 1e-12  # k=20, weights .5/1
+    assert abs(s["fused"] - (0.5 / 11 + 1 / 11)) < 1e-9 and abs(top["score"] - s["fused"]) < 1e-12  # k=10, weights .5/1
     assert all(r["scores"]["fused"] >= n["scores"]["fused"] for r, n in zip(res, res[1:]))
     assert _search(client, tenant, query="herding dogs")["results"][0]["scores"] is None
 
