@@ -19,7 +19,7 @@ from agentmem.core.errors import ConfigurationError
 from agentmem.core.settings import Settings
 from conftest import Tenant, make_tenant
 
-STAGES = {"task", "embed", "keyword", "vector", "fuse", "pack"}
+STAGES = {"task", "embed", "keyword", "vector", "fuse", "neighbours", "pack"}  # neighbours: on by default
 DOCS = [("kb://venues", "Venue A in Alfama costs 6,000 EUR per day and seats 40 people. " * 6),
         ("kb://hotels", "Hotel B near Rossio charges 140 EUR per room per night in May. " * 6),
         ("kb://food", "Catering for 40 people costs about 35 EUR per person per meal in Lisbon. " * 6)]
