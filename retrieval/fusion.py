@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 DEFAULT_RRF_K = 60
 
@@ -58,13 +58,7 @@ def rrf(
                 continue  # a retriever listing an item twice counts once, at its best rank
             f.by_retriever[name] = Ranked(rank=rank, score=float(score))
             f.score += w / (k + rank)
-    order = {name: i for i, name in enumerate(ranked_lists)}
-
-    def tiebreak(f: Fused) -> tuple[float, int, int]:
-        best = min(f.by_retriever.items(), key=lambda kv: (kv[1].rank, order[kv[0]]))
-        return (-f.score, best[1].rank, order[best[0]])
-
-    return sorted(fused.values(), key=tiebreak)
+    return _best_first(fused, ranked_lists)
 
 
 def zscore(
@@ -76,19 +70,10 @@ def zscore(
 
     Ties are broken as in `rrf`: best single rank, then the order of the retrievers given.
     """
-    fused: dict[Hashable, Fused] = {}
+    fused, scores = _collect(ranked_lists)
     floors: dict[str, float] = {}
     standard: dict[str, dict[Hashable, float]] = {}
-    for name, items in ranked_lists.items():
-        seen: dict[Hashable, float] = {}
-        for rank, (key, score) in enumerate(items, start=1):
-            if key in seen:
-                continue
-            seen[key] = float(score)
-            f = fused.get(key)
-            if f is None:
-                f = fused[key] = Fused(key=key, score=0.0)
-            f.by_retriever[name] = Ranked(rank=rank, score=float(score))
+    for name, seen in scores.items():
         if not seen:
             continue
         mean = sum(seen.values()) / len(seen)
@@ -98,13 +83,7 @@ def zscore(
     for f in fused.values():
         f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0)))
                       * standard[name].get(f.key, floors[name]) for name in standard)
-    order = {name: i for i, name in enumerate(ranked_lists)}
-
-    def tiebreak(f: Fused) -> tuple[float, int, int]:
-        best = min(f.by_retriever.items(), key=lambda kv: (kv[1].rank, order[kv[0]]))
-        return (-f.score, best[1].rank, order[best[0]])
-
-    return sorted(fused.values(), key=tiebreak)
+    return _best_first(fused, ranked_lists)
 
 
 def minmax(
@@ -113,8 +92,25 @@ def minmax(
     weights: Mapping[str, float] | None = None,
 ) -> list[Fused]:
     """Convex combination of scores scaled to [0, 1] per list (missing = 0), best-first."""
-    fused: dict[Hashable, Fused] = {}
+    fused, scores = _collect(ranked_lists)
     scaled: dict[str, dict[Hashable, float]] = {}
+    for name, seen in scores.items():
+        if seen:
+            lo, hi = min(seen.values()), max(seen.values())
+            scaled[name] = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in seen.items()}
+    for f in fused.values():
+        f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0))) * scaled[name].get(f.key, 0.0)
+                      for name in scaled)
+    return _best_first(fused, ranked_lists)
+
+
+
+def _collect(
+    ranked_lists: Mapping[str, Sequence[tuple[Hashable, float]]],
+) -> tuple[dict[Hashable, Fused], dict[str, dict[Hashable, float]]]:
+    """Every item once with its rank per retriever, and each list's raw scores by key (first listing wins)."""
+    fused: dict[Hashable, Fused] = {}
+    scores: dict[str, dict[Hashable, float]] = {}
     for name, items in ranked_lists.items():
         seen: dict[Hashable, float] = {}
         for rank, (key, score) in enumerate(items, start=1):
@@ -125,12 +121,12 @@ def minmax(
             if f is None:
                 f = fused[key] = Fused(key=key, score=0.0)
             f.by_retriever[name] = Ranked(rank=rank, score=float(score))
-        if seen:
-            lo, hi = min(seen.values()), max(seen.values())
-            scaled[name] = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in seen.items()}
-    for f in fused.values():
-        f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0))) * scaled[name].get(f.key, 0.0)
-                      for name in scaled)
+        scores[name] = seen
+    return fused, scores
+
+
+def _best_first(fused: dict[Hashable, Fused], ranked_lists: Mapping[str, Sequence[Any]]) -> list[Fused]:
+    """Best score first; ties by the best single rank, then the order of the retrievers given."""
     order = {name: i for i, name in enumerate(ranked_lists)}
 
     def tiebreak(f: Fused) -> tuple[float, int, int]:
@@ -138,7 +134,6 @@ def minmax(
         return (-f.score, best[1].rank, order[best[0]])
 
     return sorted(fused.values(), key=tiebreak)
-
 
 def confidence(scores: Sequence[float]) -> float:
     """How far a list's top score stands above the list, in standard deviations (0 if flat)."""
