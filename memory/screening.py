@@ -32,10 +32,13 @@ from agentmem.memory.screen_fold import views
 _I = re.IGNORECASE
 _IM = re.IGNORECASE | re.MULTILINE
 
-# Things an instruction can tell the model to drop.
-_PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|system|all|any|other|your|the|these|those|rest)"
-_RULES = (r"(?:instructions?|prompts?|rules|directions?|guidelines|commands?|orders|context|data|text|"
-          r"content|information|info|messages?|documents?|snippets?|tasks?|constraints|indicators|guidance)")
+# Things an instruction can tell the model to drop. Words that point back at what came before
+# ("previous", "all", "your") name it with any noun; a plain determiner ("any", "the") only with a noun for
+# instructions: "ignore any information that does not come from a trial" is ordinary prose, not an attack.
+_PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|system|all|your|rest)"
+_DETERMINER = r"(?:any|other|the|these|those)"
+_ORDERS = r"(?:instructions?|prompts?|rules|directions?|guidelines|commands?|orders|tasks?|constraints|guidance)"
+_RULES = r"(?:" + _ORDERS[3:-1] + r"|context|data|text|content|information|info|messages?|documents?|snippets?|indicators)"
 
 _MODEL_NOUN = (r"(?:AI|A\.I\.|assistant|chat\s?bot|bot|LLM|language\s+model|model|agent|GPT-?\w*|ChatGPT|Claude|"
                r"Gemini|Bard|Copilot|Llama|automated\s+(?:analysis|screening|review)?\s*(?:software|systems?|tools?|agents?))")
@@ -46,6 +49,8 @@ _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
     ("override", ("ignore", "disregard", "forget", "override"),
      r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b" + _PRIOR + r"\b[^.\n]{0,30}?\b" + _RULES + r"\b"
+     r"|\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b" + _DETERMINER + r"\b[^.\n]{0,30}?\b" + _ORDERS + r"\b"
+     r"|\b(?:ignore|disregard|forget)\b[^.\n]{0,40}?\b" + _RULES + r"\s+(?:above|before\s+this|so\s+far)\b"
      r"|\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:(?:of\s+)?(?:the\s+)?(?:above|previous|prior)\b|instructions\b|"
       r"everything\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told))"
      r"|\bdisregard\s+(?:all|everything)\b[^.\n]{0,30}\bexcept\b"
