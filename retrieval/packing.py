@@ -201,6 +201,9 @@ def _pack_long_term(
     placed: list[Placed] = []
     left: list[Candidate] = []
     for c in cands:  # already best-first
+        if used + c.tokens + 2 > allowance:  # its text alone cannot fit: no need to count its header
+            left.append(c)
+            continue
         ref = long_ref(len(placed) + 1)
         cost = _estimate(count(long_block(replace(c, text=""), ref, base)), c.text, c.tokens)
         if used + cost <= allowance:
