@@ -44,7 +44,7 @@ def _copy_chunks(conn: psycopg.Connection[Any], who: Principal, doc_id: uuid.UUI
     ) as copy:
         copy.set_types(["int8", "uuid", "text", "int4", "text", "text", "int4", "vector", "int4", "bytea", "timestamptz"])
         for chunk, text, vector in zip(p.chunks, p.inputs(), vectors, strict=True):
-            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, doc.context, chunk.tokens,
+            copy.write_row((who.namespace_id, doc_id, doc.kind, chunk.ord, chunk.text, p.context, chunk.tokens,
                             vector, model.id, input_hash(text), doc.source_updated_at))
 
 

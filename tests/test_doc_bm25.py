@@ -41,7 +41,7 @@ def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams,
     docs = conn.execute("SELECT id, title, context, text FROM documents WHERE namespace_id = %s", (ns,)).fetchall()
     body = {d: _tsv(conn, (c + " " if c else "") + t) for d, _, c, t in docs}
     head = {d: _tsv(conn, title) for d, title, _, _ in docs}
-    chunks = conn.execute("SELECT c.id, c.document_id, d.context, c.text FROM chunks c JOIN documents d"
+    chunks = conn.execute("SELECT c.id, c.document_id, c.context, c.text FROM chunks c JOIN documents d"
                           " ON d.id = c.document_id WHERE c.namespace_id = %s", (ns,)).fetchall()
     ctf = {c: _tsv(conn, (ctx + " " if ctx else "") + t) for c, _, ctx, t in chunks}
     stats = DocStats(n=len(docs), avgdl=max(sum(sum(b.values()) for b in body.values()) / len(docs), 1),

@@ -51,6 +51,21 @@ def test_metadata_change_is_a_new_version_without_reembedding(client: TestClient
     assert client.get(f"/documents/{first['id']}", headers=tenant.headers).json()["metadata"] == {"v": 2}
 
 
+def test_title_is_indexed_with_every_chunk(client: TestClient, tenant: Tenant, db) -> None:
+    """The title is embedded and keyword-indexed with each chunk (before the caller's context), so a new
+    title is new chunks; the stored hash still matches the chunk's input, so freshness sees no change."""
+    first = _put(client, tenant, source_uri="p", text=LONG, title="Pricing")
+    rows = db.execute("SELECT id, context, embedded_hash = embedding_input_hash(context, text) FROM chunks").fetchall()
+    assert len(rows) == first["chunks"] > 1 and all(ctx == "Pricing" and same for _, ctx, same in rows)
+    renamed = _put(client, tenant, source_uri="p", text=LONG, title="Price list")
+    assert renamed["status"] == "updated" and renamed["version"] == 2
+    after = db.execute("SELECT id, context FROM chunks").fetchall()
+    assert {ctx for _, ctx in after} == {"Price list"} and not {r[0] for r in rows} & {r[0] for r in after}
+    _put(client, tenant, source_uri="q", text="short", title="T", context="the turn before")
+    assert db.execute("SELECT c.context FROM chunks c JOIN documents d ON d.id = c.document_id"
+                      " WHERE d.source_uri = 'q'").fetchone()[0] == "T\nthe turn before"
+
+
 def test_batch_answers_per_item(client: TestClient, tenant: Tenant) -> None:
     _put(client, tenant, source_uri="old", text="already here")
     r = client.post("/documents/batch", json={"documents": [

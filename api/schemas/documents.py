@@ -19,7 +19,8 @@ class DocumentIn(Input):
     title: str | None = Field(default=None, max_length=2000)
     context: str | None = Field(
         default=None,
-        description="Indexed with every chunk (embedding and keywords) but never shown: e.g. the preceding turn."
+        description="Indexed with every chunk (embedding and keywords), after the title, but never shown:"
+                    " e.g. the preceding turn."
                     " At most AGENTMEM_MAX_CONTEXT_CHARS characters.",
     )
     metadata: dict[str, Any] = Field(
