@@ -24,6 +24,9 @@ from agentmem.memory.chunking import Chunk, chunk_text
 
 REPO = Path(__file__).resolve().parent.parent
 LOCOMO_ENV = "AGENTMEM_LOCOMO"
+# The shared data folder beside the checkout (or beside a parent of it, for a git worktree).
+SHARED_DATA = next((d / "shared" / "data" for d in REPO.parents if (d / "shared" / "data").is_dir()),
+                   REPO.parent / "shared" / "data")
 
 # Folders whose modules are not documentation a user would store: test suites, caches, vendored copies.
 _SKIP_DIRS = frozenset({"__pycache__", "test", "tests", "testing", "site-packages", "dist-packages", "_vendor"})
@@ -56,7 +59,7 @@ class Session:
 
 def locomo_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The LoCoMo file: the argument, else $AGENTMEM_LOCOMO, else the shared data folder next to the repo."""
-    chosen = path or os.environ.get(LOCOMO_ENV) or REPO.parent / "shared" / "data" / "locomo10.json"
+    chosen = path or os.environ.get(LOCOMO_ENV) or SHARED_DATA / "locomo10.json"
     return Path(chosen).expanduser().resolve()
 
 

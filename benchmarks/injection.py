@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from agentmem.memory.screening import screen
-from benchmarks.corpus import REPO, docstring_docs, load_locomo, turn_text
+from benchmarks.corpus import REPO, SHARED_DATA, docstring_docs, load_locomo, turn_text
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "injection.json"
-# The shared data folder next to the checkout (or next to a parent, for a git worktree).
-DATA = next((d / "shared" / "data" for d in REPO.parents if (d / "shared" / "data").is_dir()), REPO.parent / "shared" / "data")
+DATA = SHARED_DATA
 
 _OLD = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (
     (r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the)\b"

@@ -26,9 +26,10 @@ from typing import Any, Iterator, Mapping, Sequence
 import httpx
 
 from agentmem.api.in_thread import embedded_database, serve
+from benchmarks.corpus import SHARED_DATA
 from benchmarks.locomo import tenant_for
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "nfcorpus"
+DEFAULT_DATA = SHARED_DATA / "nfcorpus"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "nfcorpus.json"
 MODES = ("keyword", "vector", "hybrid")
 UNITS = ("chunk", "document")
