@@ -37,8 +37,9 @@ _IM = re.IGNORECASE | re.MULTILINE
 # instructions: "ignore any information that does not come from a trial" is ordinary prose, not an attack.
 _PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|system|all|your|rest)"
 _DETERMINER = r"(?:any|other|the|these|those)"
-_ORDERS = r"(?:instructions?|prompts?|rules|directions?|guidelines|commands?|orders|tasks?|constraints|guidance)"
-_RULES = r"(?:" + _ORDERS[3:-1] + r"|context|data|text|content|information|info|messages?|documents?|snippets?|indicators)"
+_ORDER_WORDS = r"instructions?|prompts?|rules|directions?|guidelines|commands?|orders|tasks?|constraints|guidance"
+_ORDERS = r"(?:" + _ORDER_WORDS + r")"
+_RULES = r"(?:" + _ORDER_WORDS + r"|context|data|text|content|information|info|messages?|documents?|snippets?|indicators)"
 
 _MODEL_NOUN = (r"(?:AI|A\.I\.|assistant|chat\s?bot|bot|LLM|language\s+model|model|agent|GPT-?\w*|ChatGPT|Claude|"
                r"Gemini|Bard|Copilot|Llama|automated\s+(?:analysis|screening|review)?\s*(?:software|systems?|tools?|agents?))")
@@ -135,6 +136,8 @@ _RULES_TABLE: tuple[tuple[str, tuple[str, ...], str, int], ...] = (
      r"|\b(?:replace|append|include|insert|add)\b[^.\n]{0,60}\bwith\s+(?:the\s+|our\s+)?(?:previous|last|prior|whole|"
      r"entire)\s+(?:message|conversation|chat|messages|prompt)\b"), _I),
 )
+
+
 def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
     """A pattern found in a text exactly when one of `words` is a substring of it (never, for none)."""
     return re.compile("|".join(re.escape(w) for w in words) if words else r"(?!)")

@@ -130,9 +130,8 @@ def adjacent(anchor: Place, other: Place, window_hours: float) -> bool:
     turn each), written next to each other from the same source parent within `window_hours`."""
     if anchor.document_id == other.document_id:
         return abs(anchor.ord - other.ord) == 1
-    if not (anchor.single and other.single) or source_parent(anchor.source_uri) != source_parent(other.source_uri):
-        return False
-    if source_parent(anchor.source_uri) == "":
+    parent = source_parent(anchor.source_uri)
+    if not (anchor.single and other.single) or parent == "" or parent != source_parent(other.source_uri):
         return False
     if anchor.source_time is None or other.source_time is None:
         return anchor.source_time is other.source_time

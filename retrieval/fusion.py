@@ -76,13 +76,11 @@ def zscore(
     for name, seen in scores.items():
         if not seen:
             continue
-        mean = sum(seen.values()) / len(seen)
-        std = math.sqrt(sum((v - mean) ** 2 for v in seen.values()) / len(seen))
+        mean, std = _mean_std(list(seen.values()))
         standard[name] = {k: (v - mean) / std if std > 0 else 0.0 for k, v in seen.items()}
         floors[name] = min(standard[name].values())
     for f in fused.values():
-        f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0)))
-                      * standard[name].get(f.key, floors[name]) for name in standard)
+        f.score = sum(_weight(weights, name) * standard[name].get(f.key, floors[name]) for name in standard)
     return _best_first(fused, ranked_lists)
 
 
@@ -99,10 +97,18 @@ def minmax(
             lo, hi = min(seen.values()), max(seen.values())
             scaled[name] = {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in seen.items()}
     for f in fused.values():
-        f.score = sum((1.0 if weights is None else float(weights.get(name, 1.0))) * scaled[name].get(f.key, 0.0)
-                      for name in scaled)
+        f.score = sum(_weight(weights, name) * scaled[name].get(f.key, 0.0) for name in scaled)
     return _best_first(fused, ranked_lists)
 
+
+def _weight(weights: Mapping[str, float] | None, name: str) -> float:
+    return 1.0 if weights is None else float(weights.get(name, 1.0))
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population standard deviation."""
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
 
 def _collect(
@@ -135,12 +141,12 @@ def _best_first(fused: dict[Hashable, Fused], ranked_lists: Mapping[str, Sequenc
 
     return sorted(fused.values(), key=tiebreak)
 
+
 def confidence(scores: Sequence[float]) -> float:
     """How far a list's top score stands above the list, in standard deviations (0 if flat)."""
     if len(scores) < 2:
         return 0.0
-    mean = sum(scores) / len(scores)
-    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    mean, std = _mean_std(scores)
     return (scores[0] - mean) / std if std > 0 else 0.0
 
 

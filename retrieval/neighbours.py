@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from agentmem.retrieval.expansion import Place, adjacent
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
-from agentmem.retrieval.search import _HIT_COLUMNS, Hit
+from agentmem.retrieval.search import HIT_COLUMNS, Hit
 
 _SQL = """
 WITH a AS (SELECT c.id, c.document_id, c.ord FROM chunks c WHERE c.namespace_id = %(ns)s AND c.id = ANY(%(ids)s)),
@@ -43,7 +43,7 @@ def neighbour_hits(conn: psycopg.Connection[Any], namespace_id: int, model_id: i
     if not anchors:
         return {}
     cond, params = where(filters)
-    statement = sql.SQL(_SQL).format(cols=sql.SQL(_HIT_COLUMNS), model=sql.Literal(model_id), cond=cond)
+    statement = sql.SQL(_SQL).format(cols=sql.SQL(HIT_COLUMNS), model=sql.Literal(model_id), cond=cond)
     rows = conn.cursor(row_factory=dict_row, binary=True).execute(
         statement, params | {"ns": namespace_id, "ids": list(anchors)}).fetchall()
     places: dict[int, Place] = {}

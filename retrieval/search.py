@@ -35,7 +35,7 @@ from agentmem.retrieval.fusion import Ranked
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 
-_HIT_COLUMNS = (
+HIT_COLUMNS = (
     "c.id AS chunk_id, c.document_id, d.source_uri, d.title, c.kind, c.text, c.tokens, d.metadata,"
     " c.source_updated_at, c.embedding, d.last_verified_at,"
     " extract(epoch FROM d.refresh_interval)::float8 / 86400.0 AS refresh_interval_days,"
@@ -135,7 +135,7 @@ def vector_query(namespace_id: int, query: QueryVector, n: int, filters: Filters
             "SELECT {cols}, 1 - (c.embedding <=> %(q)s) AS score FROM chunks c"
             " JOIN documents d ON d.id = c.document_id WHERE c.namespace_id = %(ns)s{cond}"
             " ORDER BY (c.embedding <=> %(q)s) + 0, c.id LIMIT %(n)s"
-        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond)
+        ).format(cols=sql.SQL(HIT_COLUMNS), cond=cond)
     else:
         # The same expression as the model's index: embeddings.models.ensure_index.
         distance = sql.SQL("(c.embedding::vector({dim})) <=> %(q)s").format(dim=sql.Literal(model.dimension))
@@ -144,7 +144,7 @@ def vector_query(namespace_id: int, query: QueryVector, n: int, filters: Filters
             " WHERE c.namespace_id = %(ns)s{cond} ORDER BY {distance} LIMIT %(n)s)"
             " SELECT {cols}, 1 - nn.distance AS score FROM nn JOIN chunks c ON c.id = nn.id"
             " JOIN documents d ON d.id = c.document_id ORDER BY nn.distance, c.id"
-        ).format(cols=sql.SQL(_HIT_COLUMNS), cond=cond, distance=distance)
+        ).format(cols=sql.SQL(HIT_COLUMNS), cond=cond, distance=distance)
     return statement, params
 
 
@@ -166,7 +166,7 @@ def keyword_hits(
         ", top AS (SELECT r.chunk_id, r.score FROM ranked r WHERE {pick} ORDER BY r.score DESC, r.chunk_id LIMIT %(n)s)"
         " SELECT {cols}, t.score FROM top t JOIN chunks c ON c.id = t.chunk_id"
         " JOIN documents d ON d.id = c.document_id ORDER BY t.score DESC, c.id"
-    ).format(cols=sql.SQL(_HIT_COLUMNS), pick=pick)
+    ).format(cols=sql.SQL(HIT_COLUMNS), pick=pick)
     return conn.cursor(row_factory=class_row(Hit), binary=True).execute(query, values).fetchall()
 
 
