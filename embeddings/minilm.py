@@ -11,13 +11,16 @@ import torch
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 SINGLE_THREAD_MAX_TEXTS = 2
+CORES = torch.get_num_threads()  # torch's default, read once: a worker thread's own count may differ
 
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU; one encode at a time, since torch already uses every core.
 
-    In the service only its scheduler's worker calls it (embeddings/scheduler.py); the lock keeps
-    direct callers (benchmarks, tests) from changing torch's thread count under each other.
+    In the service only its scheduler's workers call it (embeddings/scheduler.py); the lock keeps
+    direct callers (benchmarks, tests) from changing torch's thread count under each other. torch's
+    thread count is per calling thread (OpenMP), so a copy embedding queries in another thread
+    (`copy_for_queries`) runs beside this one without either changing the other's.
     """
 
     def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64, threads: int = 0) -> None:
@@ -25,8 +28,11 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        self._path = model_path
         self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self._lock = threading.Lock()
+        self._copy: SentenceTransformerEmbedder | None = None
+        self._copy_lock = threading.Lock()
         self.name = name
         self.version = version
         self.batch_size = batch_size
@@ -40,7 +46,7 @@ class SentenceTransformerEmbedder:
             # A query alone gains little from a second thread (~10.5 vs ~12.6 ms) but takes the core
             # the keyword search is using at that moment (docs/retrieval.md): one thread for it.
             threads = torch.get_num_threads()
-            want = 1 if len(texts) <= SINGLE_THREAD_MAX_TEXTS else self.threads or threads
+            want = 1 if len(texts) <= SINGLE_THREAD_MAX_TEXTS else self.threads or CORES
             if want != threads:
                 torch.set_num_threads(want)
             try:
@@ -48,6 +54,16 @@ class SentenceTransformerEmbedder:
             finally:
                 torch.set_num_threads(threads)
         return np.asarray(vectors, dtype=np.float32)
+
+    def copy_for_queries(self) -> SentenceTransformerEmbedder:
+        """The same weights loaded again, with a tokenizer of its own (a fast tokenizer is not safe to
+        share between threads): the scheduler's query worker embeds on it while bulk work runs here.
+        Loaded once per instance (its own lock keeps two schedulers sharing it to one encode at a time)."""
+        with self._copy_lock:
+            if self._copy is None:
+                self._copy = SentenceTransformerEmbedder(self._path, self.name, self.version, self.batch_size,
+                                                         self.threads)
+            return self._copy
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(

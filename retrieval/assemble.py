@@ -163,6 +163,8 @@ def screened(c: Candidate) -> Candidate:
     flags: dict[str, None] = {}
     for f in shown_fields(c):
         flags.update(dict.fromkeys(injection_flags(f)))
+    if not flags and not c.flags:
+        return c  # the common case: nothing to change (a copy costs more than the screening's cache hit)
     return replace(c, flags=tuple(flags), trust=UNTRUSTED if flags else c.trust)  # flagged: never above
 
 

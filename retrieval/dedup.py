@@ -25,14 +25,18 @@ def near_duplicates(texts: Sequence[str], vectors: np.ndarray, threshold: float 
     # each (a copy of the kept rows every time), ~4 ms for 200 candidates. einsum, not `@`: a product
     # this small is not worth BLAS threads, and on a busy machine OpenBLAS's two threads waiting for
     # each other made it take 19 ms instead of 1.6 (80 x 384, load 12).
-    sims_all = np.einsum("ik,jk->ij", vectors, vectors) if len(texts) > 1 else None
+    sims_all = np.einsum("ik,jk->ij", vectors, vectors) if len(texts) > 1 else np.zeros((len(texts), len(texts)))
+    # Most candidates are close to no other: only their rows need the search among the kept ones.
+    close = sims_all >= threshold
+    np.fill_diagonal(close, False)
+    has_close = close.any(axis=1).tolist()
     for i in order if order is not None else range(len(texts)):
         key = " ".join(texts[i].lower().split())
         if key in seen_text:
             out[i] = seen_text[key]
             continue
         dup = None
-        if kept and sims_all is not None:
+        if kept and has_close[i]:
             sims = sims_all[i, kept]
             j = int(np.argmax(sims))
             if sims[j] >= threshold:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from agentmem.retrieval import render
@@ -101,18 +101,22 @@ def long_ref(position: int) -> str:
     return f"M{position}"
 
 
-def scratch_block(c: Candidate, summarized: bool) -> str:
-    text = (c.summary if summarized and c.summary else c.text).strip()
+def scratch_block(c: Candidate, summarized: bool, text: str | None = None) -> str:
+    """`text`: written instead of the item's own ("" gives the header alone, to count its tokens)."""
+    if text is None:
+        text = (c.summary if summarized and c.summary else c.text).strip()
     ref = ("summary of " if summarized else "") + scratch_ref(c)
     return render.item(ref, c.trust, c.flags, c.kind, render.source_field(c.cite), text)
 
 
-def long_block(c: Candidate, ref: str, base: str | None = None) -> str:
+def long_block(c: Candidate, ref: str, base: str | None = None, text: str | None = None) -> str:
     """One compact line per item: every token of framing is a token less of evidence. The line
     starts with a short reference (M1, M2, ...; a UUID costs ~25 tokens, as much as a chat turn),
-    the item's trust and the source to cite; the response's items map each reference to the item's id."""
+    the item's trust and the source to cite; the response's items map each reference to the item's id.
+    `text`: written instead of the item's own ("" gives the header alone)."""
     kind = None if c.kind == "document" else c.kind
-    return render.item(ref, c.trust, c.flags, kind, render.source_field(c.cite, base), c.text.strip())
+    return render.item(ref, c.trust, c.flags, kind, render.source_field(c.cite, base),
+                       c.text.strip() if text is None else text)
 
 
 BASE_MIN_CHARS = 12  # a shorter prefix saves too little to be worth a legend
@@ -160,7 +164,7 @@ def _pack_scratchpad(
     header = count(scratch_section([], nonce)) + 2
     recent = sorted((c for c in cands if c.recent), key=lambda c: -c.order)
     rest = sorted((c for c in cands if not c.recent), key=lambda c: (-(c.score or 0.0), -c.order))
-    full_cost = {c.id: _estimate(count(scratch_block(replace(c, text=""), False)), c.text, c.tokens) for c in cands}
+    full_cost = {c.id: _estimate(count(scratch_block(c, False, "")), c.text, c.tokens) for c in cands}
     tight = header + sum(full_cost.values()) > allowance
     used = header
     placed: list[Placed] = []
@@ -173,7 +177,7 @@ def _pack_scratchpad(
             options = [False, True] if c.summary else [False]
         for summarized in options:
             body, text = (c.summary_tokens, c.summary or "") if summarized else (c.tokens, c.text)
-            cost = _estimate(count(scratch_block(replace(c, text="", summary=""), summarized)), text, body or 0)
+            cost = _estimate(count(scratch_block(c, summarized, "")), text, body or 0)
             if used + cost <= allowance:
                 placed.append(Placed(c, summarized, scratch_block(c, summarized), cost, scratch_ref(c)))
                 used += cost
@@ -205,7 +209,7 @@ def _pack_long_term(
             left.append(c)
             continue
         ref = long_ref(len(placed) + 1)
-        cost = _estimate(count(long_block(replace(c, text=""), ref, base)), c.text, c.tokens)
+        cost = _estimate(count(long_block(c, ref, base, "")), c.text, c.tokens)
         if used + cost <= allowance:
             placed.append(Placed(c, False, long_block(c, ref, base), cost, ref, base))
             used += cost

@@ -6,6 +6,7 @@ test puts the queue in a known state and asserts on the order of the passes, nev
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from agentmem.core.errors import Overloaded, Refused
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
 from agentmem.embeddings.registry import Embedders, ModelSpec
-from agentmem.embeddings.scheduler import EmbedScheduler, SchedulerPolicy
+from agentmem.embeddings.scheduler import EmbedScheduler, ScheduledEmbedder, SchedulerPolicy
 from conftest import ADMIN_TOKEN, make_tenant
 from hash_embedder import HashEmbedder
 
@@ -75,6 +76,57 @@ def test_a_query_waits_for_at_most_the_slice_in_progress() -> None:
         assert bulk.result(WAIT)[:, 0].tolist() == lengths(texts)  # slices put back together in order
     assert model.calls[0] == texts[:4] and model.calls[1] == ["the query"]
     assert [t for call in model.calls[2:] for t in call] == texts[4:] and all(len(c) == 4 for c in model.calls[2:])
+
+
+def test_with_a_copy_for_queries_a_query_does_not_wait_for_the_slice_in_progress() -> None:
+    bulk_model, query_model, texts = HeldModel(), HeldModel(), [f"chunk {i}" for i in range(8)]
+    query_model.release.set()
+    s = EmbedScheduler(bulk_model, "fake", 2, SchedulerPolicy(slice_texts=4, slice_seconds=None),
+                       query_embed=query_model)
+    with ThreadPoolExecutor(2) as pool:
+        bulk = pool.submit(s.submit, texts, "tenant-a")
+        assert bulk_model.entered.wait(WAIT)  # a slice is in the bulk copy and stays there
+        query = pool.submit(s.submit, ["the query"], query=True)
+        assert query.result(WAIT)[:, 0].tolist() == lengths(["the query"])  # answered meanwhile
+        assert not bulk.done()
+        bulk_model.release.set()
+        assert bulk.result(WAIT)[:, 0].tolist() == lengths(texts)
+    assert query_model.calls == [["the query"]]  # queries only on their copy, bulk only on the other
+    assert bulk_model.calls == [texts[:4], texts[4:]]
+    s.close()
+    assert query.done() and s.submit(["again"], query=True)[:, 0].tolist() == lengths(["again"])  # restarts
+    s.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is Linux's")
+def test_bulk_work_runs_nicer_than_queries_when_queries_have_their_own_copy() -> None:
+    seen: dict[str, int] = {}
+
+    def recording(kind: str) -> Callable[[Sequence[str]], np.ndarray]:
+        def embed(texts: Sequence[str]) -> np.ndarray:
+            seen[kind] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return np.ones((len(texts), 2), dtype=np.float32)
+        return embed
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    s = EmbedScheduler(recording("bulk"), "fake", 2, SchedulerPolicy(bulk_nice=3), query_embed=recording("query"))
+    s.submit(["a chunk", "another"], "ns"), s.submit(["a query"], query=True)
+    s.close()
+    assert seen == {"bulk": min(19, base + 3), "query": base}
+
+
+def test_the_service_gives_minilm_a_copy_for_queries_unless_configured_not_to() -> None:
+    class Copyable(HashEmbedder):
+        def copy_for_queries(self) -> HashEmbedder:
+            return HashEmbedder()
+
+    with_copy = ScheduledEmbedder(Copyable(), SchedulerPolicy())
+    without = ScheduledEmbedder(Copyable(), SchedulerPolicy.from_settings(Settings(embed_query_worker=False)))
+    assert with_copy.query_model is not None and without.query_model is None
+    assert ScheduledEmbedder(HashEmbedder()).query_model is None  # a model that cannot copy itself: one worker
+    vectors = with_copy.embed(["same text"], query=True)
+    assert np.allclose(vectors, with_copy.embed(["same text"], "ns"))  # either copy, the same vector
+    with_copy.scheduler.close()
 
 
 def test_bulk_work_of_two_namespaces_is_served_in_turn() -> None:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     embed_slice_seconds: float = 0.25
     embed_queue_max_texts: int = 100_000
     embed_timeout_seconds: float = 30.0
+    # Queries on a second copy of the model (~90 MB for MiniLM), in a worker of their own: a query
+    # never waits for a bulk slice (docs/ingest.md). False: one copy, queries first between slices.
+    embed_query_worker: bool = True
+    # With it, the bulk worker thread runs this much nicer (0-19): under load the cores go to requests.
+    embed_bulk_nice: int = Field(default=10, ge=0, le=19)
     # torch threads of a forward pass over more than two texts (a query runs on one): 1 leaves the
     # other cores to requests' SQL and Python; 0 lets torch take every core (docs/ingest.md).
     embed_threads: int = Field(default=1, ge=0)

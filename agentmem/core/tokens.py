@@ -19,7 +19,17 @@ def encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+SHORT_CHARS = 256  # item headers, labels, frames: assembly counts the same ones call after call
+
+
 def count_tokens(text: str) -> int:
+    if len(text) <= SHORT_CHARS:
+        return _count_short(text)
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+@functools.lru_cache(maxsize=32768)  # at most ~10 MB of short strings
+def _count_short(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
