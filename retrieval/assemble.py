@@ -133,8 +133,9 @@ def hit_trust(rules: TrustRules, hit: Hit) -> str:
 
 
 def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float,
-                     rules: TrustRules) -> tuple[list[Candidate], list[Dropped]]:
-    """Of near-duplicates, the higher-trust one is kept (then the better ranked)."""
+                     rules: TrustRules, screen: bool = True) -> tuple[list[Candidate], list[Dropped]]:
+    """Of near-duplicates, the higher-trust one is kept (then the better ranked). `screen`: False leaves
+    screening on read to the packer (only for what it places)."""
     results = results[:limit]
     if not results:
         return [], []
@@ -154,7 +155,7 @@ def _long_candidates(results: list[Result], limit: int, duplicate_cosine: float,
             cite=h.source_uri, score=r.score, source_uri=h.source_uri, freshness=r.freshness,
             trust=trust, origin=h.origin,
         ))
-    return [screened(c) for c in out], dropped
+    return [screened(c) for c in out] if screen else out, dropped
 
 
 def screened(c: Candidate) -> Candidate:
@@ -215,8 +216,12 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         scratch = _scratch_candidates(entries, qvec.vector, _entry_vectors(entries, qvec, embedder), rules)
 
     t = time.perf_counter()
+    # Without a filter on trust or flags, only the long-term items the packer places need their flags:
+    # it screens them as it goes. With one, every candidate is screened first (a flag may drop it).
+    screen_first = req.min_trust is not None or req.exclude_flagged
     # the fused union of both lists; near-duplicates on the query model's own similarity scale
-    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine, rules)
+    longs, dropped = _long_candidates(results, 2 * strategy.candidates, qvec.model.duplicate_cosine, rules,
+                                      screen=screen_first)
     # Long-term items below the minimum never came back from the retrievers (the filter is in their SQL);
     # what is left out here: scratchpad entries, and items whose screening on read lowered their trust.
     below = [Dropped(c.id, c.tier, "below_min_trust") for c in [*scratch, *longs]
@@ -230,7 +235,8 @@ def assemble(pool: Any, embedder: QueryEmbedder, executor: Executor, exact_max: 
         gone = {d.id for d in filtered}
         scratch = [c for c in scratch if c.id not in gone]
         longs = [c for c in longs if c.id not in gone]
-    packed = pack(pinned, scratch, longs, req.budget_tokens, count_tokens, req.reserve, req.as_messages)
+    packed = pack(pinned, scratch, longs, req.budget_tokens, count_tokens, req.reserve, req.as_messages,
+                  screen_long=None if screen_first else screened)
     timings.add("pack", t)
     packed.dropped = [*filtered, *dropped, *packed.dropped]
 
