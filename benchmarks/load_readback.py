@@ -47,6 +47,17 @@ class Ledger:
             self.unacked_entries += 1
 
 
+async def _get(http: httpx.AsyncClient, path: str, attempts: int = 20) -> httpx.Response:
+    """GET, honouring 429/503 as the agents do (sleep Retry-After, resend): a readback with more
+    workers than the namespace's in-flight limit is refused, not wrong."""
+    for _ in range(attempts - 1):
+        r = await http.get(path)
+        if r.status_code not in (429, 503):
+            return r
+        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+    return await http.get(path)
+
+
 async def readback(base_url: str, headers: dict[str, dict[str, str]], task_id: str, ledger: Ledger,
                    workers: int = 4) -> dict[str, Any]:
     """Read every acknowledged write back and compare it with what was sent."""
@@ -67,7 +78,7 @@ async def readback(base_url: str, headers: dict[str, dict[str, str]], task_id: s
         try:
             for w in share:
                 try:
-                    r = await clients[w.namespace].get(f"/documents/{w.id}")
+                    r = await _get(clients[w.namespace], f"/documents/{w.id}")
                 except httpx.HTTPError as exc:
                     problem("errors", f"GET /documents/{w.id}: {type(exc).__name__}")
                     continue
@@ -87,7 +98,7 @@ async def readback(base_url: str, headers: dict[str, dict[str, str]], task_id: s
 
     await asyncio.gather(*(check_docs(todo[i::workers]) for i in range(workers)))
     async with httpx.AsyncClient(base_url=base_url, headers=headers["agents"], timeout=300) as http:
-        r = await http.get(f"/tasks/{task_id}/scratchpad")
+        r = await _get(http, f"/tasks/{task_id}/scratchpad")
         if r.status_code != 200:
             problem("errors", f"GET scratchpad: {r.status_code} {r.text[:200]}")
             return out
