@@ -66,6 +66,22 @@ def test_title_is_indexed_with_every_chunk(client: TestClient, tenant: Tenant, d
                       " WHERE d.source_uri = 'q'").fetchone()[0] == "T\nthe turn before"
 
 
+def test_only_a_titles_first_tokens_are_indexed_with_each_chunk() -> None:
+    """A title may have 2,000 characters; the model reads 256 word pieces: a long title is cut, so the
+    chunk's own text stays in its vector."""
+    from agentmem.memory.documents import TITLE_INDEX_TOKENS, chunk_context, index_title
+
+    short = "Vitamin D and the risk of falls in older adults: a randomised trial"
+    assert index_title(short) == short and chunk_context(short, "ctx") == short + "\nctx"
+    long = " ".join(f"word{i}" for i in range(400))
+    cut = index_title(long)
+    assert long.startswith(cut) and count_tokens(cut) <= TITLE_INDEX_TOKENS < count_tokens(long)
+    assert cut.split()[-1] in long.split()  # whole words
+    assert chunk_context(long, None) == cut
+    unspaced = "長" * 300  # no word to cut at: cut at the token, never half a character
+    assert "\ufffd" not in index_title(unspaced) and unspaced.startswith(index_title(unspaced))
+
+
 def test_batch_answers_per_item(client: TestClient, tenant: Tenant) -> None:
     _put(client, tenant, source_uri="old", text="already here")
     r = client.post("/documents/batch", json={"documents": [
