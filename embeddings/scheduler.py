@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -371,7 +372,7 @@ def _lower_priority(nice: int) -> None:
     """Make the calling thread `nice` steps nicer (Linux: niceness is per thread). Bulk embedding then
     takes the CPU only when requests leave it: a busy machine's cores go to queries, SQL and packing
     first, and an idle machine's to the bulk work all the same. Elsewhere, or if refused: unchanged."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
+    if nice <= 0 or not sys.platform.startswith("linux"):  # elsewhere a thread id is not a process id
         return
     try:
         tid = threading.get_native_id()
