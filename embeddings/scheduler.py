@@ -17,10 +17,13 @@ one slice of every other namespace with work (and the queries in between).
 Given a second copy of the model for queries (`query_embed`; the service loads one for MiniLM,
 `Settings.embed_query_worker`), queries get their own worker thread and never wait for a bulk slice:
 under load a slice is 0.25 s, and 50 agents' queries spent most of their embed stage behind one
-(docs/ingest.md). Bulk work keeps the other worker, sliced and round-robin as above. Callers block on their request; a request that makes
-no progress for `timeout_seconds`, or that arrives while `max_pending` texts of its kind already
-wait, gets `Overloaded` (503 with Retry-After). Progress on the work ahead of a request in its
-namespace's lane counts as its own: a long queue of one's own work is not a stuck model.
+(docs/ingest.md). Bulk work keeps the other worker, sliced and round-robin as above, on a thread
+`bulk_nice` steps nicer, so that under load the cores go to requests first.
+
+Callers block on their request; a request that makes no progress for `timeout_seconds`, or that
+arrives while `max_pending` texts of its kind already wait, gets `Overloaded` (503 with Retry-After).
+Progress on the work ahead of a request in its namespace's lane counts as its own: a long queue of
+one's own work is not a stuck model.
 
 A worker is started by the first request it has work for and exits after `idle_exit_seconds` without work.
 """
@@ -113,7 +116,8 @@ _Part = tuple[_Request, int, int]  # a request and the [start, end) of its texts
 
 
 class EmbedScheduler:
-    """Queries first, then bulk work in slices, round-robin across namespaces; one forward pass at a time."""
+    """Queries first, then bulk work in slices, round-robin across namespaces; one forward pass at a time
+    per copy of the model (with a copy for queries, a query pass may run beside a bulk one)."""
 
     def __init__(self, embed: EmbedFn, model: str, dimension: int | None = None,
                  policy: SchedulerPolicy | None = None, clock: Callable[[], float] = time.monotonic,
