@@ -18,9 +18,7 @@ Given a second copy of the model for queries (`query_embed`; the service loads o
 `Settings.embed_query_worker`), queries get their own worker thread and never wait for a bulk slice:
 under load a slice is 0.25 s, and 50 agents' queries spent most of their embed stage behind one
 (docs/ingest.md). Bulk work keeps the other worker, sliced and round-robin as above, on a thread
-`bulk_nice` steps nicer, so that under load the cores go to requests first. A write of at most
-`small_writes` texts (an agent's scratchpad entry, a one-chunk note) goes with the queries: it is as
-latency-bound as a search, and costs no more.
+`bulk_nice` steps nicer, so that under load the cores go to requests first.
 
 Callers block on their request; a request that makes no progress for `timeout_seconds`, or that
 arrives while `max_pending` texts of its kind already wait, gets `Overloaded` (503 with Retry-After).
@@ -64,7 +62,6 @@ class SchedulerPolicy:
     idle_exit_seconds: float = 30.0  # the worker thread exits after this long without work
     query_worker: bool = True  # queries on a copy of the model of their own, when the model can make one
     bulk_nice: int = 10  # the bulk worker's niceness above the process's, when queries have their own (0: same)
-    small_writes: int = 2  # with a copy for queries, a write of at most this many texts goes with them
 
     def __post_init__(self) -> None:
         if min(self.slice_texts, self.query_batch, self.max_pending) < 1 or self.timeout_seconds <= 0 or (
@@ -75,8 +72,7 @@ class SchedulerPolicy:
     def from_settings(cls, settings: Settings) -> SchedulerPolicy:
         return cls(slice_texts=settings.embed_slice_texts, slice_seconds=settings.embed_slice_seconds or None,
                    max_pending=settings.embed_queue_max_texts, timeout_seconds=settings.embed_timeout_seconds,
-                   query_worker=settings.embed_query_worker, bulk_nice=settings.embed_bulk_nice,
-                   small_writes=settings.embed_small_writes)
+                   query_worker=settings.embed_query_worker, bulk_nice=settings.embed_bulk_nice)
 
 
 @dataclass(frozen=True)
@@ -147,10 +143,10 @@ class EmbedScheduler:
         """Embed `texts` when their turn comes; blocks until done. `namespace`: whose bulk work it is."""
         if not texts:
             return np.zeros((0, self.dimension or 0), dtype=np.float32)
-        kind = QUERY if query or self._rides_with_queries(texts) else BULK
+        kind = QUERY if query else BULK
         now = self._clock()
         request = _Request(list(texts), kind, namespace, now, now)
-        if kind == BULK and len(texts) > 1:
+        if not query and len(texts) > 1:
             request.positions = sorted(range(len(texts)), key=lambda i: len(texts[i]))
             request.texts = [texts[i] for i in request.positions]
         with self._cond:
@@ -159,7 +155,7 @@ class EmbedScheduler:
                     f"the embedding model {self.model} has {self._pending[kind]:,} {kind} texts waiting; "
                     "retry later", retry_after=self._retry_after(kind), limit="embed_queue_max_texts",
                     value=self.policy.max_pending, reason="embed_queue_full")
-            if kind == QUERY:
+            if query:
                 self._queries.append(request)
             else:
                 self._lanes.setdefault(namespace, deque()).append(request)
@@ -193,11 +189,6 @@ class EmbedScheduler:
                 self._publish_depth(kind)
         for r in waiting:
             r.failed(ModelUnavailable(f"the embedding model {self.model} is shutting down; retry"))
-
-    def _rides_with_queries(self, texts: Sequence[str]) -> bool:
-        """An agent's step (a scratchpad entry, a one-chunk note) is as latency-bound as its search: with a
-        copy for queries, a write that small is embedded with them rather than behind bulk slices."""
-        return self._query_embed is not None and len(texts) <= self.policy.small_writes
 
     # The caller's side.
 

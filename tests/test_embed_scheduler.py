@@ -111,29 +111,9 @@ def test_bulk_work_runs_nicer_than_queries_when_queries_have_their_own_copy() ->
 
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     s = EmbedScheduler(recording("bulk"), "fake", 2, SchedulerPolicy(bulk_nice=3), query_embed=recording("query"))
-    s.submit(["a chunk", "another", "a third"], "ns"), s.submit(["a query"], query=True)
+    s.submit(["a chunk", "another"], "ns"), s.submit(["a query"], query=True)
     s.close()
     assert seen == {"bulk": min(19, base + 3), "query": base}
-
-
-@pytest.mark.parametrize("small_writes, rides", [(2, True), (0, False)])
-def test_with_a_copy_for_queries_a_small_write_goes_with_them(small_writes: int, rides: bool) -> None:
-    bulk_model, query_model = HeldModel(), HeldModel()
-    query_model.release.set()
-    s = EmbedScheduler(bulk_model, "fake", 2, SchedulerPolicy(slice_texts=4, slice_seconds=None,
-                                                              small_writes=small_writes), query_embed=query_model)
-    with ThreadPoolExecutor(2) as pool:
-        upload = pool.submit(s.submit, [f"chunk {i}" for i in range(8)], "uploader")
-        assert bulk_model.entered.wait(WAIT)  # a slice of another namespace's upload holds the bulk copy
-        entry = pool.submit(s.submit, ["step 3: the invoice total is 1,200 EUR"], "agent")
-        if rides:
-            assert entry.result(WAIT)[:, 0].tolist() == lengths(["step 3: the invoice total is 1,200 EUR"])
-            assert not upload.done()
-        bulk_model.release.set()
-        entry.result(WAIT), upload.result(WAIT)
-    on_query_copy = ["step 3: the invoice total is 1,200 EUR"] in query_model.calls
-    assert on_query_copy is rides
-    s.close()
 
 
 def test_the_service_gives_minilm_a_copy_for_queries_unless_configured_not_to() -> None:

@@ -49,8 +49,6 @@ class Settings(BaseSettings):
     embed_query_worker: bool = True
     # With it, the bulk worker thread runs this much nicer (0-19): under load the cores go to requests.
     embed_bulk_nice: int = Field(default=10, ge=0, le=19)
-    # With it, a write of at most this many texts (a scratchpad entry, a one-chunk note) goes with queries.
-    embed_small_writes: int = Field(default=2, ge=0)
     # torch threads of a forward pass over more than two texts (a query runs on one): 1 leaves the
     # other cores to requests' SQL and Python; 0 lets torch take every core (docs/ingest.md).
     embed_threads: int = Field(default=1, ge=0)
