@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import psycopg
@@ -74,16 +74,14 @@ def add_entry(
     screening: str = "clean",
     screening_flags: dict[str, list[str]] | None = None,
     origin: str = "agent",
+    vectors: dict[int, np.ndarray] | None = None,
 ) -> Entry:
+    """`vectors`: the content's, by model id, when the caller embedded it already (add_entry_pooled)."""
     check_sourcing(kind, citations, unsourced)
-    task = get_task(conn, who, task_id)
-    if task.status == "completed":
-        raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
-    # Outside the transaction: embedding is the slow part (by the migration's target model too, if any).
+    if vectors is None:
+        # Outside the transaction: embedding is the slow part (by the migration's target model too, if any).
+        vectors = _embed_all(embedders, _entry_models(conn, embedders, who, task_id), content, who.namespace_id)
     default = default_model(conn, embedders)
-    adopt_default(conn, who.namespace_id, default)
-    vectors = {m.id: _embed(embedders, m, content, who.namespace_id)
-               for m in namespace_models(conn, who.namespace_id, default).current()}
     with conn.transaction():
         models = namespace_models(conn, who.namespace_id, default, lock="share")  # no flip until this commits
         for m in models.current():
@@ -129,6 +127,35 @@ def add_entry(
                 (entry.id, models.target.id, who.namespace_id, vectors[models.target.id]),
             )
     return entry
+
+
+def add_entry_pooled(pool: Any, embedders: Embedders, who: Principal, task_id: uuid.UUID, *, kind: str,
+                     content: str, citations: list[dict[str, Any]], unsourced: bool = False,
+                     **rest: Any) -> Entry:
+    """add_entry for a request: no connection is held while the entry is embedded (under load the model
+    can be a second away), so a write waiting for it leaves the pool to others."""
+    check_sourcing(kind, citations, unsourced)
+    with pool.connection() as conn:
+        models = _entry_models(conn, embedders, who, task_id)
+    vectors = _embed_all(embedders, models, content, who.namespace_id)
+    with pool.connection() as conn:
+        return add_entry(conn, embedders, who, task_id, kind=kind, content=content, citations=citations,
+                         unsourced=unsourced, vectors=vectors, **rest)
+
+
+def _entry_models(conn: psycopg.Connection[Any], embedders: Embedders, who: Principal,
+                  task_id: uuid.UUID) -> list[Model]:
+    """The models to embed a new entry with, once the task is known to be open (checked again on write)."""
+    task = get_task(conn, who, task_id)
+    if task.status == "completed":
+        raise Conflict(f"task {task_id} is completed; its scratchpad is closed")
+    default = default_model(conn, embedders)
+    adopt_default(conn, who.namespace_id, default)
+    return list(namespace_models(conn, who.namespace_id, default).current())
+
+
+def _embed_all(embedders: Embedders, models: Sequence[Model], text: str, namespace_id: int) -> dict[int, np.ndarray]:
+    return {m.id: _embed(embedders, m, text, namespace_id) for m in models}
 
 
 def _embed(embedders: Embedders, model: Model, text: str, namespace_id: int) -> np.ndarray:

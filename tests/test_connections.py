@@ -109,3 +109,22 @@ def test_a_document_write_holds_no_connection_while_its_chunks_are_embedded(fres
             gated.release.set()
             assert write.result().status_code == 200
         assert read.status_code == 404, read.text  # the read reached the database: the pool was free
+
+
+def test_a_scratchpad_write_holds_no_connection_while_its_entry_is_embedded(fresh_db: str) -> None:
+    """The same for an agent's step: a scratchpad entry waiting for the model leaves the pool to others."""
+    gated = GatedEmbedder()
+    with serve(fresh_db, gated, Settings(pool_max_size=1, pool_timeout_seconds=5)) as running:
+        alpha = make_tenant(running, "alpha")
+        task = httpx.post(f"{running.base_url}/tasks", headers=alpha, timeout=60, json={"goal": "g"}).json()["id"]
+        with ThreadPoolExecutor(1) as pool:
+            write = pool.submit(lambda: httpx.post(
+                f"{running.base_url}/tasks/{task}/scratchpad", headers=alpha, timeout=120,
+                json={"kind": "note", "content": "A GATE note.", "citations": []}))
+            assert gated.entered.wait(60)
+            read = httpx.get(f"{running.base_url}/documents/{uuid.uuid4()}", headers=alpha, timeout=60)
+            gated.release.set()
+            assert write.result().status_code == 201, write.result().text
+        assert read.status_code == 404, read.text  # the read reached the database: the pool was free
+        entries = httpx.get(f"{running.base_url}/tasks/{task}/scratchpad", headers=alpha, timeout=60).json()
+        assert [e["content"] for e in entries] == ["A GATE note."]

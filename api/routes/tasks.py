@@ -75,9 +75,7 @@ def delete_task(task_id: uuid.UUID, conn: ConnDep, who: TaskDeleterDep) -> Recei
 
 
 @router.post("/{task_id}/scratchpad", status_code=201, response_model=EntryOut)
-def add_entry(
-    task_id: uuid.UUID, body: EntryIn, conn: ConnDep, who: AgentDep, services: ServicesDep
-) -> EntryOut:
+def add_entry(task_id: uuid.UUID, body: EntryIn, who: AgentDep, services: ServicesDep) -> EntryOut:
     check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
     check_count(len(body.citations), services.settings.max_citations_per_entry, "citations",
                 "AGENTMEM_MAX_CITATIONS_PER_ENTRY")
@@ -90,8 +88,8 @@ def add_entry(
         Policy.from_settings(who.screening),
     )
     f = screened.fields
-    entry = scratchpad.add_entry(
-        conn, services.embedders, who, task_id,
+    entry = scratchpad.add_entry_pooled(
+        services.pool, services.embedders, who, task_id,
         kind=body.kind, content=f["content"], citations=f["citations"],
         unsourced=body.unsourced, step=body.step, summary=f["summary"],
         screening=screened.state, screening_flags=screened.flags, origin=origin,
