@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
@@ -136,8 +137,9 @@ class Prepared:
     def inputs(self) -> list[str]:
         return [index_text(self.context, c.text) for c in self.chunks]
 
-    @property
+    @cached_property
     def context(self) -> str | None:
+        """Read once per chunk (its embedding input, its row): the title is cut to tokens once."""
         return chunk_context(self.doc.title, self.doc.context)
 
 

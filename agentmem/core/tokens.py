@@ -22,15 +22,15 @@ def encoding() -> tiktoken.Encoding:
 SHORT_CHARS = 256  # item headers, labels, frames: assembly counts the same ones call after call
 
 
+def _count(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+_count_short = functools.lru_cache(maxsize=32768)(_count)  # at most ~10 MB of short strings
+
+
 def count_tokens(text: str) -> int:
-    if len(text) <= SHORT_CHARS:
-        return _count_short(text)
-    return len(encoding().encode(text, disallowed_special=()))
-
-
-@functools.lru_cache(maxsize=32768)  # at most ~10 MB of short strings
-def _count_short(text: str) -> int:
-    return len(encoding().encode(text, disallowed_special=()))
+    return _count_short(text) if len(text) <= SHORT_CHARS else _count(text)
 
 
 def count_many(texts: list[str]) -> list[int]:
