@@ -127,3 +127,25 @@ def test_unit_document_gives_one_result_per_document(client: TestClient, tenant:
     # Keyword: only the statins document matches; the others rank every document, each once.
     assert uris[0] == "kb://statins" and len(uris) == len(set(uris)) == (1 if mode == "keyword" else len(DOCS) + 1)
     assert docs[0]["id"] in {c["id"] for c in chunks if c["source_uri"] == "kb://statins"}
+
+
+def test_vectors_stay_in_the_row_for_exact_scans(client: TestClient, tenant: Tenant, settings) -> None:
+    """A chunk row with its text, context and tsv passes PostgreSQL's ~2 kB TOAST threshold; pgvector
+    would move the vector out of line, and an exact scan would then read it through the TOAST index
+    (migration 0018). The text may leave the row; the vector stays."""
+    import psycopg
+
+    words = " ".join(f"word{i} about storage layout and scans" for i in range(120))
+    r = client.put("/documents", json={"source_uri": "kb://long", "title": "A long title " * 20, "text": words},
+                   headers=tenant.headers)
+    assert r.status_code in (200, 201), r.text
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT pg_column_toast_chunk_id(c.embedding), octet_length(c.text) + octet_length(c.context)"
+            " + octet_length(c.tsv::text) + 1536 FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.source_uri = 'kb://long'"
+        ).fetchall()
+    assert len(rows) >= 2
+    assert all(size > 2100 for _, size in rows), rows  # big enough that something must leave the row
+    assert [toast for toast, _ in rows] == [None] * len(rows)
+    found = _search(client, tenant, query="storage layout", mode="vector", k=3)["results"]
+    assert found and found[0]["source_uri"] == "kb://long"
