@@ -20,7 +20,7 @@ class SentenceTransformerEmbedder:
     In the service only its scheduler's workers call it (embeddings/scheduler.py); the lock keeps
     direct callers (benchmarks, tests) from changing torch's thread count under each other. torch's
     thread count is per calling thread (OpenMP), so a copy embedding queries in another thread
-    (`copy_for_queries`) runs beside this one without either changing the other's.
+    (`copy_for_queries`, `copy_for_small_writes`) runs beside this one without either changing the other's.
     """
 
     def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64, threads: int = 0) -> None:
@@ -31,7 +31,7 @@ class SentenceTransformerEmbedder:
         self._path = model_path
         self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self._lock = threading.Lock()
-        self._copy: SentenceTransformerEmbedder | None = None
+        self._copies: dict[str, SentenceTransformerEmbedder] = {}  # by the worker they serve
         self._copy_lock = threading.Lock()
         self.name = name
         self.version = version
@@ -59,11 +59,18 @@ class SentenceTransformerEmbedder:
         """The same weights loaded again, with a tokenizer of its own (a fast tokenizer is not safe to
         share between threads): the scheduler's query worker embeds on it while bulk work runs here.
         Loaded once per instance (its own lock keeps two schedulers sharing it to one encode at a time)."""
+        return self._copy_for("query")
+
+    def copy_for_small_writes(self) -> SentenceTransformerEmbedder:
+        """A third copy, for the scheduler's small-writes worker (scratchpad entries, one-chunk notes)."""
+        return self._copy_for("small")
+
+    def _copy_for(self, role: str) -> SentenceTransformerEmbedder:
         with self._copy_lock:
-            if self._copy is None:
-                self._copy = SentenceTransformerEmbedder(self._path, self.name, self.version, self.batch_size,
-                                                         self.threads)
-            return self._copy
+            if role not in self._copies:
+                self._copies[role] = SentenceTransformerEmbedder(self._path, self.name, self.version,
+                                                                 self.batch_size, self.threads)
+            return self._copies[role]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(

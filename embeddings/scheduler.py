@@ -20,6 +20,12 @@ under load a slice is 0.25 s, and 50 agents' queries spent most of their embed s
 (docs/ingest.md). Bulk work keeps the other worker, sliced and round-robin as above, on a thread
 `bulk_nice` steps nicer, so that under load the cores go to requests first.
 
+Given a third copy (`small_embed`; `Settings.embed_small_writes`, off by default), a write of at most
+`small_texts` texts (an agent's scratchpad entry, a one-chunk note) is embedded by a worker of its
+own, at normal priority, in passes of small writes only: it no longer waits for another namespace's
+bulk slice, and a query never pads to a note's length. Under load that halves a write's latency and
+costs queries CPU: a trade an operator chooses (docs/ingest.md).
+
 Callers block on their request; a request that makes no progress for `timeout_seconds`, or that
 arrives while `max_pending` texts of its kind already wait, gets `Overloaded` (503 with Retry-After).
 Progress on the work ahead of a request in its namespace's lane counts as its own: a long queue of
@@ -47,7 +53,7 @@ from agentmem.embeddings import queue_metrics
 from agentmem.embeddings.base import Embedder
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
-QUERY, BULK = "query", "bulk"
+QUERY, BULK, SMALL = "query", "bulk", "small"
 BOTH = "both"  # the one worker's role when queries have no model copy of their own
 RECENT_WAITS = 256  # wait times kept per kind for stats()
 
@@ -62,9 +68,10 @@ class SchedulerPolicy:
     idle_exit_seconds: float = 30.0  # the worker thread exits after this long without work
     query_worker: bool = True  # queries on a copy of the model of their own, when the model can make one
     bulk_nice: int = 10  # the bulk worker's niceness above the process's, when queries have their own (0: same)
+    small_texts: int = 0  # a write of at most this many texts goes to a third copy of its own (0: no third copy)
 
     def __post_init__(self) -> None:
-        if min(self.slice_texts, self.query_batch, self.max_pending) < 1 or self.timeout_seconds <= 0 or (
+        if min(self.slice_texts, self.query_batch, self.max_pending) < 1 or self.small_texts < 0 or self.timeout_seconds <= 0 or (
                 self.slice_seconds is not None and self.slice_seconds <= 0):
             raise ValueError(f"embedding scheduler sizes must be >= 1 and its times > 0: {self}")
 
@@ -72,7 +79,8 @@ class SchedulerPolicy:
     def from_settings(cls, settings: Settings) -> SchedulerPolicy:
         return cls(slice_texts=settings.embed_slice_texts, slice_seconds=settings.embed_slice_seconds or None,
                    max_pending=settings.embed_queue_max_texts, timeout_seconds=settings.embed_timeout_seconds,
-                   query_worker=settings.embed_query_worker, bulk_nice=settings.embed_bulk_nice)
+                   query_worker=settings.embed_query_worker, bulk_nice=settings.embed_bulk_nice,
+                   small_texts=settings.embed_small_writes)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class QueueStats:
     """What the scheduler of one model holds and how long requests waited (for metrics)."""
 
     model: str
-    depth: dict[str, int]  # texts waiting, by kind (query, bulk)
+    depth: dict[str, int]  # texts waiting, by kind (query, bulk, small)
     namespaces: int  # namespaces with bulk work waiting
     waits: dict[str, tuple[float, ...]]  # recent waits before the first forward pass, seconds, by kind
 
@@ -121,20 +129,23 @@ class EmbedScheduler:
 
     def __init__(self, embed: EmbedFn, model: str, dimension: int | None = None,
                  policy: SchedulerPolicy | None = None, clock: Callable[[], float] = time.monotonic,
-                 query_embed: EmbedFn | None = None) -> None:
-        """`query_embed`: a second copy of the model, for queries only, run by a worker of its own."""
+                 query_embed: EmbedFn | None = None, small_embed: EmbedFn | None = None) -> None:
+        """`query_embed`: a second copy of the model, for queries only, run by a worker of its own;
+        `small_embed`: a third, for writes of at most `policy.small_texts` texts."""
         self._embed = embed
         self._query_embed = query_embed
+        self._small_embed = small_embed
         self._clock = clock
         self.model = model
         self.dimension = dimension
         self.policy = policy or SchedulerPolicy()
         self._cond = threading.Condition()
         self._queries: deque[_Request] = deque()
+        self._small: deque[_Request] = deque()  # small writes, with a copy for them
         self._lanes: OrderedDict[Hashable, deque[_Request]] = OrderedDict()  # bulk work by namespace
-        self._pending = {QUERY: 0, BULK: 0}  # texts not yet handed to the model
-        self._waits = {QUERY: deque(maxlen=RECENT_WAITS), BULK: deque(maxlen=RECENT_WAITS)}
-        self._rates = {QUERY: 0.0, BULK: 0.0}  # texts per second of recent forward passes, by kind
+        self._pending = {QUERY: 0, BULK: 0, SMALL: 0}  # texts not yet handed to the model
+        self._waits = {kind: deque(maxlen=RECENT_WAITS) for kind in (QUERY, BULK, SMALL)}
+        self._rates = {QUERY: 0.0, BULK: 0.0, SMALL: 0.0}  # texts per second of recent forward passes, by kind
         self._bulk_chars_per_s = 0.0  # the same for bulk work in characters: sizes the slices
         self._threads: dict[str, threading.Thread] = {}  # the live workers, by role
         self._stopping = False
@@ -143,10 +154,11 @@ class EmbedScheduler:
         """Embed `texts` when their turn comes; blocks until done. `namespace`: whose bulk work it is."""
         if not texts:
             return np.zeros((0, self.dimension or 0), dtype=np.float32)
-        kind = QUERY if query else BULK
+        small = self._small_embed is not None and len(texts) <= self.policy.small_texts
+        kind = QUERY if query else SMALL if small else BULK
         now = self._clock()
         request = _Request(list(texts), kind, namespace, now, now)
-        if not query and len(texts) > 1:
+        if kind == BULK and len(texts) > 1:
             request.positions = sorted(range(len(texts)), key=lambda i: len(texts[i]))
             request.texts = [texts[i] for i in request.positions]
         with self._cond:
@@ -157,6 +169,8 @@ class EmbedScheduler:
                     value=self.policy.max_pending, reason="embed_queue_full")
             if query:
                 self._queries.append(request)
+            elif kind == SMALL:
+                self._small.append(request)
             else:
                 self._lanes.setdefault(namespace, deque()).append(request)
             self._pending[kind] += len(request.texts)
@@ -181,8 +195,9 @@ class EmbedScheduler:
                 thread.join()
         with self._cond:
             self._stopping = False
-            waiting = list(self._queries) + [r for lane in self._lanes.values() for r in lane]
+            waiting = list(self._queries) + list(self._small) + [r for lane in self._lanes.values() for r in lane]
             self._queries.clear()
+            self._small.clear()
             self._lanes.clear()
             for kind in self._pending:
                 self._pending[kind] = 0
@@ -214,9 +229,10 @@ class EmbedScheduler:
         """Drop what is left of a request (under the lock); False if it had finished meanwhile."""
         self._pending[request.kind] -= len(request.texts) - request.taken
         request.taken = len(request.texts)
-        if request.kind == QUERY:
-            if request in self._queries:
-                self._queries.remove(request)
+        if request.kind in (QUERY, SMALL):
+            waiting = self._queries if request.kind == QUERY else self._small
+            if request in waiting:
+                waiting.remove(request)
         else:
             lane = self._lanes.get(request.lane)
             if lane is not None and request in lane:
@@ -233,7 +249,7 @@ class EmbedScheduler:
     # The worker's side.
 
     def _role(self, kind: str) -> str:
-        return kind if self._query_embed is not None else BOTH
+        return kind if self._query_embed is not None or kind == SMALL else BOTH
 
     def _ensure_worker(self, kind: str) -> None:
         role = self._role(kind)
@@ -246,6 +262,7 @@ class EmbedScheduler:
     def _work(self, role: str) -> None:
         if role == BULK:
             _lower_priority(self.policy.bulk_nice)
+
         while True:
             with self._cond:
                 if not self._has_work(role) and not self._stopping:
@@ -254,15 +271,35 @@ class EmbedScheduler:
                     if self._threads.get(role) is threading.current_thread():
                         del self._threads[role]
                     return
-                queries = self._take_queries() if role != BULK else []
-                bulk = self._take_slice() if role != QUERY else []
+                if role == SMALL:
+                    queries, bulk, small = [], [], self._take_small()
+                else:
+                    queries = self._take_queries() if role != BULK else []
+                    bulk = self._take_slice() if role != QUERY else []
+                    small = []
             for batch in queries:
                 self._run(QUERY, batch)
             if bulk:
                 self._run(BULK, bulk)
+            if small:
+                self._run(SMALL, small)
 
     def _has_work(self, role: str) -> bool:
+        if role == SMALL:
+            return bool(self._small)
         return bool((role != BULK and self._queries) or (role != QUERY and self._lanes))
+
+    def _take_small(self) -> list[_Part]:
+        """Waiting small writes, oldest first, up to slice_texts texts (at least one request)."""
+        parts: list[_Part] = []
+        texts = 0
+        while self._small and (not parts or texts + len(self._small[0].texts) <= self.policy.slice_texts):
+            r = self._small.popleft()
+            parts.append((r, 0, len(r.texts)))
+            texts += len(r.texts)
+            r.taken = len(r.texts)
+        self._taken(SMALL, parts)
+        return parts
 
     def _take_queries(self) -> list[list[_Part]]:
         """Every waiting query, in batches of up to query_batch texts (a request is never split)."""
@@ -328,7 +365,7 @@ class EmbedScheduler:
     def _run(self, kind: str, parts: list[_Part]) -> None:
         """One forward pass over the parts; a failure is retried part by part, so it fails only its own request."""
         texts = [t for r, start, end in parts for t in r.texts[start:end]]
-        embed = self._query_embed if kind == QUERY and self._query_embed is not None else self._embed
+        embed = {QUERY: self._query_embed, SMALL: self._small_embed}.get(kind) or self._embed
         started = self._clock()
         try:
             vectors = self._checked(embed(texts), len(texts))
@@ -394,7 +431,8 @@ class ScheduledEmbedder:
     """A loaded model behind its own scheduler: what Embedders.get returns, shared by every caller.
 
     A model that can load a second copy of itself (`copy_for_queries`, MiniLM) gets one for queries
-    when the policy asks for a query worker; a cheap model (the static one) needs none."""
+    when the policy asks for a query worker, and then a third for small writes (`copy_for_small_writes`)
+    unless `small_texts` is 0; a cheap model (the static one) needs none."""
 
     def __init__(self, model: Embedder, policy: SchedulerPolicy | None = None) -> None:
         self.model = model
@@ -402,8 +440,12 @@ class ScheduledEmbedder:
         policy = policy or SchedulerPolicy()
         copy = getattr(model, "copy_for_queries", None)
         self.query_model: Embedder | None = copy() if policy.query_worker and callable(copy) else None
+        copy = getattr(model, "copy_for_small_writes", None)
+        self.small_model: Embedder | None = (
+            copy() if self.query_model is not None and policy.small_texts > 0 and callable(copy) else None)
         self.scheduler = EmbedScheduler(model.embed, model.name, model.dimension, policy,
-                                        query_embed=self.query_model.embed if self.query_model else None)
+                                        query_embed=self.query_model.embed if self.query_model else None,
+                                        small_embed=self.small_model.embed if self.small_model else None)
 
     def embed(self, texts: Sequence[str], namespace: Hashable = None, *, query: bool = False) -> np.ndarray:
         """Bulk work of `namespace` (fair share among namespaces), or with `query`, ahead of all bulk work."""

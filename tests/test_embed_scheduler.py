@@ -99,6 +99,32 @@ def test_with_a_copy_for_queries_a_query_does_not_wait_for_the_slice_in_progress
     s.close()
 
 
+def test_with_a_copy_for_small_writes_an_entry_does_not_wait_for_another_namespaces_slice() -> None:
+    bulk_model, query_model, small_model = HeldModel(), HeldModel(), HeldModel()
+    query_model.release.set(), small_model.release.set()
+    texts = [f"chunk {i}" for i in range(8)]
+    s = EmbedScheduler(bulk_model, "fake", 2, SchedulerPolicy(slice_texts=4, slice_seconds=None, small_texts=2),
+                       query_embed=query_model, small_embed=small_model)
+    with ThreadPoolExecutor(3) as pool:
+        bulk = pool.submit(s.submit, texts, "tenant-a")
+        assert bulk_model.entered.wait(WAIT)  # tenant-a's slice is in the bulk copy and stays there
+        entry = pool.submit(s.submit, ["step 3: the invoice total is 42"], "tenant-b")
+        pair = pool.submit(s.submit, ["a note", "its second chunk"], "tenant-b")
+        assert entry.result(WAIT)[:, 0].tolist() == lengths(["step 3: the invoice total is 42"])
+        assert pair.result(WAIT)[:, 0].tolist() == lengths(["a note", "its second chunk"])  # in the caller's order
+        three = pool.submit(s.submit, ["one", "two", "three"], "tenant-b")  # above small_texts: bulk work
+        until(lambda: s.stats().depth["bulk"] == 4 + 3)
+        assert not bulk.done() and not three.done()
+        bulk_model.release.set()
+        assert bulk.result(WAIT)[:, 0].tolist() == lengths(texts)
+        assert three.result(WAIT)[:, 0].tolist() == lengths(["one", "two", "three"])
+    assert query_model.calls == []  # a write never shares a pass with queries (a note would pad them)
+    small_texts = sorted(t for call in small_model.calls for t in call)
+    assert small_texts == sorted(["step 3: the invoice total is 42", "a note", "its second chunk"])
+    assert sorted(t for call in bulk_model.calls for t in call) == sorted(texts + ["one", "two", "three"])
+    s.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
 def test_bulk_work_runs_nicer_than_queries_when_queries_have_their_own_copy() -> None:
     seen: dict[str, int] = {}
@@ -121,12 +147,20 @@ def test_the_service_gives_minilm_a_copy_for_queries_unless_configured_not_to() 
         def copy_for_queries(self) -> HashEmbedder:
             return HashEmbedder()
 
-    with_copy = ScheduledEmbedder(Copyable(), SchedulerPolicy())
-    without = ScheduledEmbedder(Copyable(), SchedulerPolicy.from_settings(Settings(embed_query_worker=False)))
+        def copy_for_small_writes(self) -> HashEmbedder:
+            return HashEmbedder()
+
+    with_copy = ScheduledEmbedder(Copyable(), SchedulerPolicy.from_settings(Settings(embed_small_writes=2)))
+    without = ScheduledEmbedder(Copyable(), SchedulerPolicy.from_settings(
+        Settings(embed_query_worker=False, embed_small_writes=2)))
     assert with_copy.query_model is not None and without.query_model is None
+    assert with_copy.small_model is not None and without.small_model is None  # no third copy without a second
+    default = ScheduledEmbedder(Copyable(), SchedulerPolicy.from_settings(Settings()))
+    assert default.query_model is not None and default.small_model is None  # the third copy is opt-in
     assert ScheduledEmbedder(HashEmbedder()).query_model is None  # a model that cannot copy itself: one worker
     vectors = with_copy.embed(["same text"], query=True)
-    assert np.allclose(vectors, with_copy.embed(["same text"], "ns"))  # either copy, the same vector
+    assert np.allclose(vectors, with_copy.embed(["same text"], "ns"))  # any copy, the same vector
+    assert np.allclose(vectors, with_copy.embed(["same text", "x", "y"], "ns")[:1])
     with_copy.scheduler.close()
 
 
@@ -248,7 +282,7 @@ def test_a_failing_text_fails_only_its_own_request() -> None:
         good = pool.submit(s.submit, ["fine"], query=True)
         bad = pool.submit(s.submit, ["poison"], query=True)
         bulk = pool.submit(s.submit, [f"chunk {i}" for i in range(10)] + ["poison"], "a")  # shortest: first
-        until(lambda: s.stats().depth == {"query": 2, "bulk": 11})
+        until(lambda: s.stats().depth == {"query": 2, "bulk": 11, "small": 0})
         model.release.set()
         first.result(WAIT)
         assert good.result(WAIT)[0, 0] == len("fine")
@@ -290,7 +324,7 @@ def test_stats_and_prometheus_series_report_depth_and_waits() -> None:
         model.release.set()
         bulk.result(WAIT)
     stats = s.stats()
-    assert stats.depth == {"query": 0, "bulk": 0} and len(stats.waits["bulk"]) == 1
+    assert stats.depth == {"query": 0, "bulk": 0, "small": 0} and len(stats.waits["bulk"]) == 1
     assert stats.wait_quantile("bulk", 0.5) == stats.waits["bulk"][0] and stats.wait_quantile("query", 0.5) is None
     assert REGISTRY.get_sample_value("agentmem_embed_queue_depth", labels) == 0
     assert REGISTRY.get_sample_value("agentmem_embed_wait_seconds_count", labels) == before + 1

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     embed_query_worker: bool = True
     # With it, the bulk worker thread runs this much nicer (0-19): under load the cores go to requests.
     embed_bulk_nice: int = Field(default=10, ge=0, le=19)
+    # With it, a write of at most this many texts (a scratchpad entry, a one-chunk note) can be embedded
+    # on a third copy (~90 MB more) by a worker of its own, never behind a bulk slice. Off (0) by default:
+    # under load it halved write latency but slowed assemble's p95 by ~25% (docs/ingest.md).
+    embed_small_writes: int = Field(default=0, ge=0)
     # torch threads of a forward pass over more than two texts (a query runs on one): 1 leaves the
     # other cores to requests' SQL and Python; 0 lets torch take every core (docs/ingest.md).
     embed_threads: int = Field(default=1, ge=0)
