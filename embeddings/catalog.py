@@ -22,7 +22,8 @@ def catalog(settings: Settings) -> list[ModelSpec]:
     models_dir: Path = settings.models_dir or settings.data_dir / "models"
     return [
         ModelSpec(minilm.MODEL_NAME, base, minilm.DIMENSION,
-                  lambda: minilm.load_minilm(batch_size=settings.embed_batch_size, threads=settings.embed_threads),
+                  lambda: minilm.load_minilm(batch_size=settings.embed_batch_size, threads=settings.embed_threads,
+                                          query_onnx=settings.embed_query_onnx),
                   "sentence-transformers all-MiniLM-L6-v2 (default)"),
         ModelSpec(static.NAME, static.version_of(base), static.DIMENSION, lambda: static.load_static(models_dir),
                   "static word-piece vectors distilled from all-MiniLM-L6-v2 (fast, lower quality)"),

