@@ -1,6 +1,6 @@
 """Read path at scale: POST /context/assemble over a 100k-chunk namespace, against its floor in the same run.
 
-The floor is what no assemble can avoid: embedding the query (embedder.embed([q])) plus the HNSW
+The floor is what no assemble can avoid: embedding the query (on the service's query copy) plus the HNSW
 top-k query alone (vector_hits, exact=False, the same SQL the service runs). Each query is timed
 three ways (floor, assemble through HTTP, BM25 keyword search alone) in an order that rotates from
 one query to the next, so a machine getting busier or quieter moves all three. Targets: assemble
@@ -119,10 +119,12 @@ def measure_latency(
     rows: list[dict[str, Any]] = []
     with pool.connection() as conn:
         model = register(conn, embedder)
+    # The floor embeds as the service embeds a query: on the query copy (ONNX Runtime) when there is one.
+    query_model = getattr(embedder, "copy_for_queries", lambda: embedder)()
 
     def floor(q: str, row: dict[str, Any]) -> None:
         started = time.perf_counter()
-        qvec = QueryVector(model, embedder.embed([q])[0])
+        qvec = QueryVector(model, query_model.embed([q])[0])
         row["embed_ms"] = ms_since(started)
         t = time.perf_counter()
         with pool.connection() as conn:
