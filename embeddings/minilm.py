@@ -85,11 +85,10 @@ class SentenceTransformerEmbedder:
 
     def _copy_for(self, role: str) -> SentenceTransformerEmbedder:
         with self._copy_lock:
-            copy = self._copies.get(role)
-            if not isinstance(copy, SentenceTransformerEmbedder):
-                copy = self._copies[role] = SentenceTransformerEmbedder(self._path, self.name, self.version,
-                                                                        self.batch_size, self.threads)
-            return copy
+            if role not in self._copies:  # "query", "small": torch copies ("onnx" is copy_for_queries')
+                self._copies[role] = SentenceTransformerEmbedder(self._path, self.name, self.version,
+                                                                 self.batch_size, self.threads)
+            return self._copies[role]
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.encode(

@@ -16,6 +16,7 @@ import warnings
 from typing import Any, Sequence
 
 import numpy as np
+import torch  # already loaded with the model this copies
 
 
 class OnnxQueryEncoder:
@@ -24,7 +25,6 @@ class OnnxQueryEncoder:
 
     def __init__(self, st_model: Any, name: str, version: str, dimension: int) -> None:
         import onnxruntime as ort
-        import torch
 
         transformer = st_model[0]
         self._tokenizer = copy.deepcopy(transformer.tokenizer)  # a fast tokenizer is not safe to share
@@ -63,19 +63,13 @@ class OnnxQueryEncoder:
         return (pooled / norms).astype(np.float32)
 
 
-def _last_hidden_module(model: Any) -> Any:
-    import torch
+class _LastHidden(torch.nn.Module):
+    """The BERT model's last hidden state from positional inputs: what the exporter traces."""
 
-    class LastHidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    return LastHidden()
-
-
-_LastHidden = _last_hidden_module
+    def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).last_hidden_state

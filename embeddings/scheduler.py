@@ -272,48 +272,37 @@ class EmbedScheduler:
                         del self._threads[role]
                     return
                 if role == SMALL:
-                    queries, bulk, small = [], [], self._take_small()
+                    kind, batches, bulk = SMALL, self._take_whole(SMALL, self._small, self.policy.slice_texts), []
                 else:
-                    queries = self._take_queries() if role != BULK else []
+                    kind, batches = QUERY, self._take_queries() if role != BULK else []
                     bulk = self._take_slice() if role != QUERY else []
-                    small = []
-            for batch in queries:
-                self._run(QUERY, batch)
+            for batch in batches:
+                self._run(kind, batch)
             if bulk:
                 self._run(BULK, bulk)
-            if small:
-                self._run(SMALL, small)
 
     def _has_work(self, role: str) -> bool:
         if role == SMALL:
             return bool(self._small)
         return bool((role != BULK and self._queries) or (role != QUERY and self._lanes))
 
-    def _take_small(self) -> list[_Part]:
-        """Waiting small writes, oldest first, up to slice_texts texts (at least one request)."""
-        parts: list[_Part] = []
-        texts = 0
-        while self._small and (not parts or texts + len(self._small[0].texts) <= self.policy.slice_texts):
-            r = self._small.popleft()
-            parts.append((r, 0, len(r.texts)))
-            texts += len(r.texts)
-            r.taken = len(r.texts)
-        self._taken(SMALL, parts)
-        return parts
-
     def _take_queries(self) -> list[list[_Part]]:
         """Every waiting query, in batches of up to query_batch texts (a request is never split)."""
+        return self._take_whole(QUERY, self._queries, self.policy.query_batch)
+
+    def _take_whole(self, kind: str, waiting: deque[_Request], batch_texts: int) -> list[list[_Part]]:
+        """Every request of `waiting`, whole, in batches of up to `batch_texts` texts (at least one request)."""
         batches: list[list[_Part]] = []
         texts = 0
-        while self._queries:
-            r = self._queries.popleft()
-            if not batches or texts + len(r.texts) > self.policy.query_batch:
+        while waiting:
+            r = waiting.popleft()
+            if not batches or texts + len(r.texts) > batch_texts:
                 batches.append([])
                 texts = 0
             batches[-1].append((r, 0, len(r.texts)))
             texts += len(r.texts)
             r.taken = len(r.texts)
-        self._taken(QUERY, [part for batch in batches for part in batch])
+        self._taken(kind, [part for batch in batches for part in batch])
         return batches
 
     def _take_slice(self) -> list[_Part]:
