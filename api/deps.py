@@ -21,8 +21,14 @@ from agentmem.memory.namespaces import Principal, authenticate
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker thread,
+# a hand-off per dependency per request (the I/O ones, the key lookup and the connection, stay plain).
+def services_of(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -80,7 +86,7 @@ def require_role(needed: str, action: str | None = None) -> Callable[..., Princi
     403 naming the role needed. `action` says what the route does ("changing the pinned task context");
     by default the method and path."""
 
-    def check(request: Request, who: PrincipalDep) -> Principal:
+    async def check(request: Request, who: PrincipalDep) -> Principal:
         if not allows(who.role, needed):
             route = request.scope.get("route")
             doing = action or f"{request.method} {getattr(route, 'path', request.url.path)}"
@@ -131,7 +137,7 @@ async def ingest_admission(request: Request, who: PrincipalDep) -> AsyncIterator
         body = await request.json()  # parsed already (and kept) by FastAPI when it is JSON
     except (ValueError, RecursionError):  # not JSON: the route answers 400/422, nothing is embedded
         body = None
-    texts = document_texts(body, get_services(request).settings)
+    texts = document_texts(body, services_of(request).settings)
     tokens = sum(await run_in_threadpool(count_many, texts)) if texts else 0
     admission = get_keeper(request).admission
     admission.enter_ingest(who.namespace, tokens)

@@ -36,10 +36,10 @@ def _request(method: str, url: str, token: str, body: dict | None = None) -> tup
         return err.code, json.loads(err.read())
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen:
+def _start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AGENTMEM_ADMIN_TOKEN")}
     env["AGENTMEM_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "agentmem.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "agentmem.cli", "serve", "--port", str(port), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -80,6 +80,61 @@ def test_serve_embedded_starts_stops_and_reuses_data(tmp_path: Path) -> None:
         assert status == 409 and "already exists" in body["error"]["message"]
     finally:
         _stop(proc)
+
+
+def test_serve_with_two_processes_shares_one_database_and_one_token(tmp_path: Path) -> None:
+    """`--workers 2`: the embedded database and the admin token are made once, by the parent; both
+    processes answer from the same database; stopping the parent stops them and the database."""
+    data_dir = tmp_path / "agentmem"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port, "--workers", "2")
+    try:
+        token = (data_dir / "admin_token").read_text().strip()
+        assert _request("POST", f"{base}/admin/namespaces", token, {"name": "shared"})[0] == 201
+        # Every new connection may land on either process: each one sees the namespace (and the token).
+        answers = {_request("POST", f"{base}/admin/namespaces", token, {"name": "shared"})[0] for _ in range(12)}
+        assert answers == {409}
+    finally:
+        _stop(proc)
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def test_worker_processes_listen_with_tcp_nodelay() -> None:
+    """uvicorn's socket for worker processes says protocol 0, and asyncio then leaves Nagle's algorithm on
+    for every accepted connection (responses waited ~40 ms for a delayed ACK). _tcp_socket names it."""
+    import asyncio
+
+    import uvicorn
+
+    from agentmem.cli import _tcp_socket
+
+    sock = _tcp_socket(uvicorn.Config("x:y", host="127.0.0.1", port=0).bind_socket())
+    assert sock.proto == socket.IPPROTO_TCP and sock.get_inheritable()
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                conn = transport.get_extra_info("socket")
+                seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_serve_refuses_a_worker_count_below_one(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--workers", "0"])
+    assert "at least 1" in capsys.readouterr().err
 
 
 def test_migrate_command_on_database_url(empty_db: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
