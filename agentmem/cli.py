@@ -36,6 +36,7 @@ def _serve_processes(args: argparse.Namespace, settings: Settings) -> int:
     admission counts and thread pools; everything shared lives in PostgreSQL). The embedded database is
     started here, once, and the workers reach it by URL."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from agentmem.core.admin_token import resolve_admin_token
@@ -50,13 +51,17 @@ def _serve_processes(args: argparse.Namespace, settings: Settings) -> int:
         "process (README \"Several service processes\")", args.workers)
     config = uvicorn.Config("agentmem.api.app:create_app", factory=True, workers=args.workers, host=args.host,
                             port=args.port, log_level=args.log_level)
+    supervisor = Multiprocess(config, sockets=[_tcp_socket(config.bind_socket())])
     try:
-        Multiprocess(config, sockets=[_tcp_socket(config.bind_socket())]).run()
+        supervisor.run()
     except KeyboardInterrupt:
         pass
     finally:
         if database is not None:
             database.close()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        print("agentmem: a service process failed to start (its error is above); all were stopped", file=sys.stderr)
+        return STARTUP_FAILURE
     return 0
 
 

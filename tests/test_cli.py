@@ -100,6 +100,16 @@ def test_serve_with_two_processes_shares_one_database_and_one_token(tmp_path: Pa
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
 
+def test_serve_with_two_processes_fails_loudly_when_they_cannot_start(tmp_path: Path) -> None:
+    """A worker that cannot start (here: no database) stops the others, and the command fails."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENTMEM_ADMIN_TOKEN"}
+    env |= {"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{_free_port()}/none", "AGENTMEM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "agentmem.cli", "serve", "--port", str(_free_port()), "--workers", "2"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "failed to start" in done.stderr and "Connection refused" in done.stderr
+
+
 def test_worker_processes_listen_with_tcp_nodelay() -> None:
     """uvicorn's socket for worker processes says protocol 0, and asyncio then leaves Nagle's algorithm on
     for every accepted connection (responses waited ~40 ms for a delayed ACK). _tcp_socket names it."""
