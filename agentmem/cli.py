@@ -46,9 +46,13 @@ def _serve_processes(args: argparse.Namespace, settings: Settings) -> int:
     database = None if settings.database_url else open_database(None, settings.data_dir)
     if database is not None:
         os.environ["AGENTMEM_DATABASE_URL"] = database.url  # the workers' Settings() read it
-    logging.getLogger("agentmem").info(
-        "%d service processes; every limit (AGENTMEM_NAMESPACE_IN_FLIGHT, AGENTMEM_MAX_IN_FLIGHT, ...) counts per "
-        "process (README \"Several service processes\")", args.workers)
+    log = logging.getLogger("agentmem")
+    log.info("%d service processes; every limit (AGENTMEM_NAMESPACE_IN_FLIGHT, AGENTMEM_MAX_IN_FLIGHT, ...) counts per "
+             "process (README \"Several service processes\")", args.workers)
+    warning = connection_budget_warning(args.workers, settings.pool_size(),
+                                        _max_connections(database.url if database else settings.database_url))
+    if warning:
+        log.warning(warning)
     config = uvicorn.Config("agentmem.api.app:create_app", factory=True, workers=args.workers, host=args.host,
                             port=args.port, log_level=args.log_level)
     supervisor = Multiprocess(config, sockets=[_tcp_socket(config.bind_socket())])
@@ -63,6 +67,34 @@ def _serve_processes(args: argparse.Namespace, settings: Settings) -> int:
         print("agentmem: a service process failed to start (its error is above); all were stopped", file=sys.stderr)
         return STARTUP_FAILURE
     return 0
+
+
+def connection_budget_warning(workers: int, pool_size: int, max_connections: int | None) -> str | None:
+    """What to change when N processes' pools could ask the server for more connections than it takes
+    (each would then wait for a connection and answer 503 under load). None when they fit."""
+    wanted = workers * pool_size
+    if max_connections is None or wanted + RESERVED_CONNECTIONS <= max_connections:
+        return None
+    fits = max(1, (max_connections - RESERVED_CONNECTIONS) // workers)
+    return (f"{workers} processes x a pool of {pool_size} connections = {wanted}, more than the database's "
+            f"max_connections ({max_connections}) less {RESERVED_CONNECTIONS} kept for others: set "
+            f"AGENTMEM_POOL_MAX_SIZE={fits} (or fewer processes, or raise max_connections)")
+
+
+RESERVED_CONNECTIONS = 10  # migrations, `agentmem` commands, an operator's psql
+
+
+def _max_connections(url: str | None) -> int | None:
+    import psycopg
+
+    if not url:
+        return None
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+    except psycopg.Error:
+        return None  # the processes will say what is wrong with the database when they start
+    return int(row[0]) if row else None
 
 
 def _tcp_socket(sock: socket.socket) -> socket.socket:

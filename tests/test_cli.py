@@ -141,6 +141,17 @@ def test_worker_processes_listen_with_tcp_nodelay() -> None:
     assert asyncio.run(accepted_nodelay()) != 0
 
 
+def test_a_pool_per_process_is_checked_against_max_connections() -> None:
+    from agentmem.cli import RESERVED_CONNECTIONS, connection_budget_warning
+
+    assert connection_budget_warning(2, 24, 100) is None
+    assert connection_budget_warning(4, 24, 4 * 24 + RESERVED_CONNECTIONS) is None
+    assert connection_budget_warning(4, 24, 4 * 24 + RESERVED_CONNECTIONS - 1) is not None
+    message = connection_budget_warning(4, 24, 100)
+    assert message is not None and "AGENTMEM_POOL_MAX_SIZE=22" in message and "max_connections (100)" in message
+    assert connection_budget_warning(8, 24, None) is None  # not known: nothing to say
+
+
 def test_serve_refuses_a_worker_count_below_one(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--workers", "0"])
