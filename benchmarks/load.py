@@ -18,8 +18,9 @@ the assemble p95 ratio loaded/idle per run; prints a table, writes JSON.
 
 Without --url it starts the real app in this process (embedded PostgreSQL, uvicorn in a thread; the
 AGENTMEM_* environment applies) and drives it from a child process, so that client and server do not
-share one interpreter lock. With --url/--admin-token it drives a running service (e.g. `make serve`).
-Run: `python -m benchmarks load [--quick] [--clients 50 --seconds 60 --runs 1] [--out results.json]`.
+share one interpreter lock. With --url/--admin-token it drives a running service (e.g. `make serve`);
+with --workers N it starts `agentmem serve --workers N` itself (processes of their own) and drives that.
+Run: `python -m benchmarks load [--quick] [--clients 50 --seconds 60 --runs 1] [--workers N] [--out results.json]`.
 """
 
 from __future__ import annotations
@@ -268,6 +269,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--url", default=None, help="a running service (default: start one in this process)")
     p.add_argument("--admin-token", default=os.environ.get("AGENTMEM_ADMIN_TOKEN"),
                    help="its admin token (default $AGENTMEM_ADMIN_TOKEN)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="start `agentmem serve --workers N` (a process of its own, embedded PostgreSQL in a temporary"
+                        " folder) and drive it, instead of the in-process server")
     p.add_argument("--target", default=None, help=argparse.SUPPRESS)  # what --url is, for the JSON
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = p.parse_args(list(argv))
@@ -329,10 +333,77 @@ def serve_and_drive(argv: Sequence[str], args: argparse.Namespace) -> int:
     return code
 
 
+def serve_processes_and_drive(argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Start `agentmem serve --workers N` as a command (its own processes, embedded PostgreSQL in a
+    temporary folder, the AGENTMEM_* environment applies) and run this benchmark against it."""
+    import secrets
+    import signal
+    import socket
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    token = "load-" + secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="agentmem-load-") as data_dir:
+        log_path = Path(data_dir) / "serve.log"
+        env = os.environ | {"AGENTMEM_DATA_DIR": data_dir, "AGENTMEM_ADMIN_TOKEN": token}
+        env.pop("DATABASE_URL", None)
+        with log_path.open("w") as log:
+            server = subprocess.Popen([sys.executable, "-m", "agentmem.cli", "serve", "--port", str(port),
+                                       "--workers", str(args.workers)], env=env, stdout=log, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if not _wait_healthy(base, server, 300):
+                print(f"agentmem serve did not start; its log: {log_path.read_text()[-3000:]}", file=sys.stderr)
+                return 1
+            rest = _without_option(argv, "--workers")
+            target = (f"agentmem serve --workers {args.workers} (processes of their own),"
+                      f" AGENTMEM_NAMESPACE_IN_FLIGHT={os.environ.get('AGENTMEM_NAMESPACE_IN_FLIGHT', 'default')},"
+                      f" AGENTMEM_MAX_IN_FLIGHT={os.environ.get('AGENTMEM_MAX_IN_FLIGHT', 'default')}")
+            return main([*rest, "--url", base, "--admin-token", token, "--target", target])
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            errors = log_path.read_text().count("unhandled error on")
+            print(f"server log: {errors} unhandled errors (500s, seen by a client or not)")
+
+
+def _without_option(argv: Sequence[str], name: str) -> list[str]:
+    """`argv` without `name VALUE` / `name=VALUE`."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == name:
+            skip = True
+        elif not a.startswith(name + "="):
+            out.append(a)
+    return out
+
+
+def _wait_healthy(base: str, server: subprocess.Popen, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the table
     args = parse_args(argv)
+    if args.url is None and args.workers:
+        return serve_processes_and_drive(argv, args)
     if args.url is None:
         return serve_and_drive(argv, args)
     if not args.admin_token:
