@@ -12,6 +12,7 @@ from agentmem.core.errors import InvalidInput
 from agentmem.memory.namespaces import Principal
 from agentmem.api import tracing
 from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
+from agentmem.api.pending_traces import PENDING
 from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
@@ -80,8 +81,10 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
     a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
                  services.settings.exact_search_max_chunks, who, req, expansion_of(services.settings))
     tracing.record_assemble(request.scope, request.app.state.tracing, who.namespace, req, a)
-    # The trace row is written once the response is sent: the caller does not wait for its insert.
-    after.add_task(write_trace, services.pool, who, req, a)
+    # The trace row is written once the response is sent: the caller does not wait for its insert (a GET
+    # for it meanwhile waits for it: api/pending_traces.py).
+    PENDING.add(a.trace_id)
+    after.add_task(_write_trace, services.pool, who, req, a)
     p = a.packed
     sections = []
     if p.pinned_text:
@@ -100,9 +103,18 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
     )
 
 
+def _write_trace(pool: Any, who: Principal, req: AssembleRequest, a: Any) -> None:
+    try:
+        write_trace(pool, who, req, a)
+    finally:
+        PENDING.done(a.trace_id)
+
+
 @router.get("/context/traces/{trace_id}", response_model=TraceOut)
-def get_trace(trace_id: uuid.UUID, conn: ConnDep, who: ReadDep) -> TraceOut:
-    return TraceOut(**asdict(traces.get(conn, who.namespace_id, trace_id)))
+def get_trace(trace_id: uuid.UUID, who: ReadDep, services: ServicesDep) -> TraceOut:
+    PENDING.wait(trace_id)  # its call was answered here a moment ago: the row is being written
+    with services.pool.connection() as conn:
+        return TraceOut(**asdict(traces.get(conn, who.namespace_id, trace_id)))
 
 
 @router.get("/settings/retrieval", response_model=RetrievalDefaults)
