@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     if not settings.database_url:
         print(f"agentmem: embedded PostgreSQL in {settings.database_dir()}", file=sys.stderr)
-    if args.workers <= 1:
+    if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
         return 0
     return _serve_processes(args, settings)

@@ -32,3 +32,20 @@ def test_a_get_waits_for_a_pending_write_and_not_for_anything_else() -> None:
         waiter.start()
         waiter.join(timeout=5)
         assert not waiter.is_alive()
+
+
+def test_entries_whose_write_never_ran_are_forgotten(monkeypatch) -> None:
+    """A client that hangs up before its response gets no background task: its entry must not stay."""
+    from agentmem.api import pending_traces
+
+    pending = PendingTraces()
+    clock = [1000.0]
+    monkeypatch.setattr(pending_traces.time, "monotonic", lambda: clock[0])
+    abandoned = uuid.uuid4()
+    pending.add(abandoned)
+    clock[0] += pending_traces.FORGET_SECONDS + 1
+    pending.add(uuid.uuid4())
+    waiter = threading.Thread(target=pending.wait, args=(abandoned, 60))
+    waiter.start()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive() and abandoned not in pending._writes

@@ -20,7 +20,7 @@ from agentmem.api.schemas.retrieval import (
 from agentmem.memory.namespaces import set_retrieval_defaults
 from agentmem.retrieval import traces
 from agentmem.memory.provenance import UNTRUSTED, parse_rules
-from agentmem.retrieval.assemble import AssembleRequest, assemble, hit_trust, write_trace
+from agentmem.retrieval.assemble import Assembled, AssembleRequest, assemble, hit_trust, write_trace
 from agentmem.retrieval.budget import Reserve
 from agentmem.retrieval.expansion import expansion_of
 from agentmem.retrieval.filters import Filters, TrustFloor
@@ -103,7 +103,7 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
     )
 
 
-def _write_trace(pool: Any, who: Principal, req: AssembleRequest, a: Any) -> None:
+def _write_trace(pool: Any, who: Principal, req: AssembleRequest, a: Assembled) -> None:
     try:
         write_trace(pool, who, req, a)
     finally:
