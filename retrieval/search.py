@@ -32,6 +32,7 @@ from agentmem.memory.namespaces import Principal
 from agentmem.retrieval import doc_bm25, fusion
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
 from agentmem.retrieval.fusion import Ranked
+from agentmem.retrieval.query_focus import focused_query
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 
@@ -234,15 +235,22 @@ def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings
                    qvec: QueryVector | None) -> tuple[list[Hit], QueryVector]:
     """Every chunk of a namespace has a vector of its active model (one transaction flips them all), so
     the rows of one statement are all of one model. Only a flip between reading the model and the
-    query leaves no row of the model read: then the query is embedded again by the new one."""
+    query leaves no row of the model read: then the query is embedded again by the new one. What is
+    embedded is the query without the words nearly every document has (retrieval/query_focus.py)."""
     started = time.perf_counter()
+    text: str | None = None
     with pool.connection() as conn:
         model, size = active_model_and_size(conn, plan.namespace_id, embedder.default)
+        if qvec is None or qvec.model != model:
+            text = focused_query(conn, plan.namespace_id, plan.query)
     timings.add("vector", started)
     for _ in range(3):
         if qvec is None or qvec.model != model:
+            if text is None:
+                with pool.connection() as conn:
+                    text = focused_query(conn, plan.namespace_id, plan.query)
             started = time.perf_counter()
-            qvec = QueryVector(model, embedder.embed(model, plan.query))
+            qvec = QueryVector(model, embedder.embed(model, text))
             timings.add("embed", started)
         started = time.perf_counter()
         with pool.connection() as conn:

@@ -1,0 +1,81 @@
+"""The text the vector side embeds: the query without the words (nearly) every document of the namespace has.
+
+A word in almost every document cannot tell documents apart, and BM25 already gives it no weight
+(its idf is ~0). A dense query vector has no idf: such a word still pulls the query toward what all
+documents share and away from what the question is about. In a chat history every turn carries the
+speakers' names (LoCoMo: "Caroline: ..."), so "What did Caroline research?" is embedded mostly as
+"Caroline"; without the name MiniLM finds the evidence turn in its top 10 for 12 points more of
+the questions (docs/retrieval.md, "Words every document has"). A knowledge base whose every page names
+its product is the same case.
+
+Which words are common is read from a bounded sample, the documents of the namespace's latest
+SAMPLE_CHUNKS chunks, so the cost does not grow with the namespace: one index range of chunks and one
+key probe per (sampled document, query term) in document_terms. A word counts as common when it is in
+at least COMMON_SHARE of the sampled documents, and only once there are MIN_DOCUMENTS of them (a
+handful of documents that all mention the subject are not yet a namespace whose every document
+does). A query made only of common words is embedded as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+
+COMMON_SHARE = 0.9
+SAMPLE_CHUNKS = 300
+MIN_DOCUMENTS = 50
+MAX_WORDS = 32
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")  # "Caroline's", "don't": one word each
+
+# Each query word that has a lexeme (PostgreSQL drops stop words: they have none and are always kept,
+# being part of how the question reads), and whether every lexeme of it is common in the sample.
+COMMON_WORDS_SQL = """
+WITH sample AS MATERIALIZED (
+    SELECT DISTINCT c.document_id FROM (
+        SELECT document_id FROM chunks WHERE namespace_id = %(ns)s ORDER BY id DESC LIMIT %(sample)s) c),
+size AS (SELECT count(*) AS n FROM sample),
+common AS (
+    SELECT q.lexeme FROM (SELECT DISTINCT t.lexeme FROM unnest(%(words)s::text[]) AS w(word),
+                          unnest(to_tsvector('english', w.word)) AS t) q, size
+    WHERE size.n >= %(min_docs)s
+      AND (SELECT count(*) FROM sample s CROSS JOIN LATERAL (  -- one key probe per sampled document
+               SELECT 1 FROM document_terms dt
+               WHERE dt.namespace_id = %(ns)s AND dt.lexeme = q.lexeme AND dt.document_id = s.document_id LIMIT 1) x)
+          >= %(share)s * size.n)
+SELECT w.word, NOT EXISTS (SELECT 1 FROM unnest(to_tsvector('english', w.word)) t
+                           WHERE t.lexeme NOT IN (SELECT lexeme FROM common)) AS common
+FROM unnest(%(words)s::text[]) AS w(word)
+WHERE EXISTS (SELECT 1 FROM unnest(to_tsvector('english', w.word)) t)
+"""
+
+
+def words_of(query: str) -> list[str]:
+    """The query's distinct words, the first MAX_WORDS of them: the check costs a key probe per sampled
+    document and word, and a long query (up to 10,000 characters) must not cost seconds for it."""
+    return list(dict.fromkeys(_WORD.findall(query)))[:MAX_WORDS]
+
+
+def without_words(query: str, words: set[str]) -> str:
+    """`query` with every occurrence of `words` (whole words) removed and spaces tidied; the query
+    itself when nothing of it would be left."""
+    if not words:
+        return query
+    kept = _WORD.sub(lambda m: "" if m.group(0) in words else m.group(0), query)
+    kept = re.sub(r"\s+([?!.,;:])", r"\1", re.sub(r"\s+", " ", kept)).strip()
+    return kept if _WORD.search(kept) else query
+
+
+def focused_query(conn: psycopg.Connection[Any], namespace_id: int, query: str) -> str:
+    """The text to embed for `query` in this namespace (see the module's docstring)."""
+    words = words_of(query)
+    if not words:
+        return query
+    rows = conn.execute(COMMON_WORDS_SQL, {"ns": namespace_id, "sample": SAMPLE_CHUNKS, "min_docs": MIN_DOCUMENTS,
+                                           "share": COMMON_SHARE, "words": words}).fetchall()
+    common = {word for word, is_common in rows if is_common}
+    if len(common) == len(rows):  # no word of substance would be left (or none is common)
+        return query
+    return without_words(query, common)
