@@ -35,7 +35,11 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")  # "Caroline's", "don't": one word each
 COMMON_WORDS_SQL = """
 WITH sample AS MATERIALIZED (
     SELECT DISTINCT c.document_id FROM (
-        SELECT document_id FROM chunks WHERE namespace_id = %(ns)s ORDER BY id DESC LIMIT %(sample)s) c),
+        -- a range on namespace_id, ordered by (namespace_id, id): only chunks_namespace_order gives that
+        -- order, so the planner never walks the whole table's primary key backwards past other tenants'
+        -- newer chunks (which it did with `= ns ORDER BY id` for a namespace that holds most rows)
+        SELECT document_id FROM chunks WHERE namespace_id BETWEEN %(ns)s AND %(ns)s
+        ORDER BY namespace_id DESC, id DESC LIMIT %(sample)s) c),
 size AS (SELECT count(*) AS n FROM sample),
 common AS (
     SELECT q.lexeme FROM (SELECT DISTINCT t.lexeme FROM unnest(%(words)s::text[]) AS w(word),
