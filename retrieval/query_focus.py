@@ -77,8 +77,10 @@ def focused_query(conn: psycopg.Connection[Any], namespace_id: int, query: str) 
     words = words_of(query)
     if not words:
         return query
+    # Never a prepared statement: its generic plan (no values to estimate from) took 60-1,000 ms at 100k
+    # chunks where each call's own plan takes ~1-3 ms to make and ~1 ms to run.
     rows = conn.execute(COMMON_WORDS_SQL, {"ns": namespace_id, "sample": SAMPLE_CHUNKS, "min_docs": MIN_DOCUMENTS,
-                                           "share": COMMON_SHARE, "words": words}).fetchall()
+                                           "share": COMMON_SHARE, "words": words}, prepare=False).fetchall()
     common = {word for word, is_common in rows if is_common}
     if len(common) == len(rows):  # no word of substance would be left (or none is common)
         return query
