@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 import httpx
 
 from agentmem.core.tokens import count_tokens
+from benchmarks import polite
 from benchmarks.corpus import load_locomo, session_numbers, turn_text
 from agentmem.api.in_thread import embedded_database, make_tenant, serve
 
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     server_ms: dict[str, list[float]] = defaultdict(list)
     ingest_s = 0.0
     with (embedded_database() if not args.database_url else _given(args.database_url)) as url, \
-            serve(url, embedder) as running, httpx.Client(base_url=running.base_url, timeout=120) as client:
+            serve(url, embedder) as running, polite.client(running.base_url, timeout=120) as client:
         for conv in data:
             sid = conv["sample_id"]
             turns = conversation_turns(conv)

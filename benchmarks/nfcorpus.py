@@ -26,6 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import httpx
 
 from agentmem.api.in_thread import embedded_database, serve
+from benchmarks import polite
 from benchmarks.corpus import SHARED_DATA
 from benchmarks.locomo import tenant_for
 
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     per_query: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     ingest_s = 0.0
     with (embedded_database() if not args.database_url else nullcontext(args.database_url)) as url, \
-            serve(url, embedder) as running, httpx.Client(base_url=running.base_url, timeout=600) as client:
+            serve(url, embedder) as running, polite.client(running.base_url, timeout=600) as client:
         headers, exists = tenant_for(running, args.namespace, args.reuse)
         if not exists:
             ingest_s = ingest(client, headers, corpus, args.batch)

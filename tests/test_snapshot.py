@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -135,6 +136,9 @@ def test_readers_racing_a_writer_see_each_document_whole(client: TestClient, ten
         try:
             for v in range(2, writes + 2):
                 w = client.put("/documents", json={"source_uri": "kb://race", "text": _text(v)}, headers=tenant.headers)
+                while w.status_code == 429:  # the readers spent the namespace's rate: wait, as a client would
+                    time.sleep(0.05)
+                    w = client.put("/documents", json={"source_uri": "kb://race", "text": _text(v)}, headers=tenant.headers)
                 if w.status_code != 200:
                     errors.append(w.text)
         finally:
@@ -143,7 +147,9 @@ def test_readers_racing_a_writer_see_each_document_whole(client: TestClient, ten
     def read() -> None:
         while not done.is_set():
             g = client.get(f"/documents/{doc_id}", headers=tenant.headers)
-            if g.status_code != 200:
+            if g.status_code == 429:  # over the namespace's 100 requests/s on a fast machine: not an answer
+                time.sleep(0.05)
+            elif g.status_code != 200:
                 errors.append(g.text)
             else:
                 answers.append(g.json())
