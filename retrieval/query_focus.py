@@ -33,7 +33,10 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")  # "Caroline's", "don't": one word each
 # Each query word that has a lexeme (PostgreSQL drops stop words: they have none and are always kept,
 # being part of how the question reads), and whether every lexeme of it is common in the sample.
 COMMON_WORDS_SQL = """
-WITH sample AS MATERIALIZED (
+WITH words AS MATERIALIZED (  -- each query word with its lexemes, analysed once
+    SELECT w.word, t.lexeme FROM unnest(%(words)s::text[]) AS w(word),
+                                 unnest(to_tsvector('english', w.word)) AS t),
+sample AS MATERIALIZED (
     SELECT DISTINCT c.document_id FROM (
         -- a range on namespace_id, ordered by (namespace_id, id): only chunks_namespace_order gives that
         -- order, so the planner never walks the whole table's primary key backwards past other tenants'
@@ -42,17 +45,13 @@ WITH sample AS MATERIALIZED (
         ORDER BY namespace_id DESC, id DESC LIMIT %(sample)s) c),
 size AS (SELECT count(*) AS n FROM sample),
 common AS (
-    SELECT q.lexeme FROM (SELECT DISTINCT t.lexeme FROM unnest(%(words)s::text[]) AS w(word),
-                          unnest(to_tsvector('english', w.word)) AS t) q, size
+    SELECT l.lexeme FROM (SELECT DISTINCT lexeme FROM words) l, size
     WHERE size.n >= %(min_docs)s
       AND (SELECT count(*) FROM sample s CROSS JOIN LATERAL (  -- one key probe per sampled document
                SELECT 1 FROM document_terms dt
-               WHERE dt.namespace_id = %(ns)s AND dt.lexeme = q.lexeme AND dt.document_id = s.document_id LIMIT 1) x)
+               WHERE dt.namespace_id = %(ns)s AND dt.lexeme = l.lexeme AND dt.document_id = s.document_id LIMIT 1) x)
           >= %(share)s * size.n)
-SELECT w.word, NOT EXISTS (SELECT 1 FROM unnest(to_tsvector('english', w.word)) t
-                           WHERE t.lexeme NOT IN (SELECT lexeme FROM common)) AS common
-FROM unnest(%(words)s::text[]) AS w(word)
-WHERE EXISTS (SELECT 1 FROM unnest(to_tsvector('english', w.word)) t)
+SELECT word, bool_and(lexeme IN (SELECT lexeme FROM common)) AS common FROM words GROUP BY word
 """
 
 
