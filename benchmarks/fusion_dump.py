@@ -2,7 +2,8 @@
 
 Reads namespaces that `python -m benchmarks nfcorpus` / `locomo` ingested into `--database-url`
 (with MiniLM) and calls the retrievers' SQL directly: keyword_hits (chunk and document unit) and an
-exact vector scan, each `--depth` deep (vectors 3x, for the document aggregation). Per query it
+exact vector scan of the focused query (retrieval/query_focus.py, as the service embeds it), each
+`--depth` deep (vectors 3x, for the document aggregation). Per query it
 keeps (chunk id, document key, raw score) in retriever order and the relevance judgements, so a
 sweep can replay any fusion without the database. Tuning splits only: NFCorpus dev, LoCoMo 0-4.
 Run: `python -m benchmarks.fusion_dump --database-url URL --corpus nfcorpus --split dev`.
@@ -23,6 +24,7 @@ from pgvector.psycopg import register_vector
 
 from agentmem.core.settings import Settings
 from agentmem.embeddings.catalog import service_embedders
+from agentmem.retrieval.query_focus import focused_query
 from agentmem.retrieval.search import QueryVector, active_model_and_size, keyword_hits, vector_hits
 from benchmarks.corpus import load_locomo
 from benchmarks.locomo import conversation_turns, questions, select_conversations
@@ -33,7 +35,8 @@ UNIT_DEPTH = 3
 
 def lists_for(conn: psycopg.Connection, ns: int, embed: Any, text: str, depth: int) -> dict[str, Any]:
     model, _ = active_model_and_size(conn, ns, None)  # type: ignore[arg-type]
-    qv = QueryVector(model, embed(text))
+    # the vector side embeds what the service embeds: the query without the namespace's common words
+    qv = QueryVector(model, embed(focused_query(conn, ns, text)))
     def rows(hits: list[Any]) -> list[list[Any]]:
         return [[h.chunk_id, h.source_uri, round(float(h.score), 6)] for h in hits]
     return {"keyword": rows(keyword_hits(conn, ns, text, depth)),
@@ -54,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--corpus", choices=("nfcorpus", "locomo"), required=True)
     p.add_argument("--split", default="dev", help="nfcorpus: dev (test only to check, never to tune)")
     p.add_argument("--conversations", default="0-4", help="locomo: selection as in the locomo benchmark")
+    p.add_argument("--namespace", default="nfcorpus", help="nfcorpus: the namespace the benchmark ingested")
     p.add_argument("--depth", type=int, default=200)
     p.add_argument("--out", type=Path, required=True, help="gzipped JSON")
     args = p.parse_args(list(argv or []))
@@ -65,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.corpus == "nfcorpus":
             qrels = read_qrels(DEFAULT_DATA / "qrels" / f"{args.split}.tsv")
             texts = {q["_id"]: q["text"] for q in read_jsonl(DEFAULT_DATA / "queries.jsonl")}
-            ns = namespace_id(conn, "nfcorpus")
+            ns = namespace_id(conn, args.namespace)
             for qid in sorted(qrels):
                 rels = qrels[qid]  # ids without the prefix, as documents_in_order returns them
                 out.append({"id": qid, "rels": rels} | lists_for(conn, ns, embed, texts[qid], args.depth))

@@ -46,7 +46,7 @@ def expansion_of(settings: Any) -> Expansion:
                      settings.assemble_round_two_weight, settings.assemble_feedback_terms,
                      settings.assemble_keyword_round_weight, settings.assemble_neighbour_anchors,
                      settings.assemble_neighbour_window_hours)
-RANK_K = 20.0  # the rank fusion's k (as hybrid_rrf's)
+RANK_K = 20.0  # the rank fusion's k (hybrid_rrf's when round two was measured)
 
 
 def feedback_vector(query: np.ndarray, hits: Sequence[np.ndarray], weight: float) -> np.ndarray:

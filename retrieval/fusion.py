@@ -5,7 +5,10 @@ It needs no score calibration between retrievers (BM25 and cosine live on differ
 which is why it is the default.
 
 Z-score fusion standardises each list's raw scores ((s - mean) / std over the list) and sums them
-weighted; an item a retriever did not return gets that list's lowest standardised score. Unlike
+weighted; an item a retriever did not return gets that list's lowest standardised score. Each list is
+then shifted so that its lowest is 0: the same constant for every item, so the ranking is unchanged,
+and every fused score is >= 0, which freshness weighting (a factor <= 1) needs to only ever lower a
+score. Unlike
 RRF it keeps how far ahead a confident first hit is, which helps when one retriever is much
 stronger than the other (BM25 over MiniLM on conversational memory: docs/retrieval.md).
 """
@@ -71,16 +74,16 @@ def zscore(
     Ties are broken as in `rrf`: best single rank, then the order of the retrievers given.
     """
     fused, scores = _collect(ranked_lists)
-    floors: dict[str, float] = {}
     standard: dict[str, dict[Hashable, float]] = {}
     for name, seen in scores.items():
         if not seen:
             continue
-        mean, std = _mean_std(list(seen.values()))
-        standard[name] = {k: (v - mean) / std if std > 0 else 0.0 for k, v in seen.items()}
-        floors[name] = min(standard[name].values())
+        _, std = _mean_std(list(seen.values()))
+        lowest = min(seen.values())
+        # (s - mean) / std minus the list's lowest standardised score: (s - lowest) / std, missing 0
+        standard[name] = {k: (v - lowest) / std if std > 0 else 0.0 for k, v in seen.items()}
     for f in fused.values():
-        f.score = sum(_weight(weights, name) * standard[name].get(f.key, floors[name]) for name in standard)
+        f.score = sum(_weight(weights, name) * standard[name].get(f.key, 0.0) for name in standard)
     return _best_first(fused, ranked_lists)
 
 

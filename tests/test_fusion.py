@@ -2,7 +2,7 @@ import pytest
 
 from agentmem.core.errors import InvalidInput
 from agentmem.retrieval.fusion import rrf
-from agentmem.retrieval.strategies import HYBRID_RRF, KEYWORD_ONLY, resolve_strategy
+from agentmem.retrieval.strategies import DEFAULT, HYBRID_RRF, KEYWORD_ONLY, for_namespace, resolve_strategy
 
 
 def test_rrf_sums_reciprocal_ranks() -> None:
@@ -31,7 +31,7 @@ def test_duplicates_in_one_list_count_once() -> None:
 
 def test_strategies_by_name_and_overrides() -> None:
     assert resolve_strategy("keyword_only") is KEYWORD_ONLY
-    assert resolve_strategy(mode="hybrid") is HYBRID_RRF
+    assert resolve_strategy(mode="hybrid") is DEFAULT and resolve_strategy() is DEFAULT
     s = resolve_strategy("hybrid_rrf", rrf_k=10, weights={"vector": 2})
     assert (s.rrf_k, s.vector_weight, s.keyword_weight) == (10, 2, 1.0)
     # A weight never switches on a retriever the strategy does not use.
@@ -57,9 +57,38 @@ def test_zscore_keeps_a_confident_lead() -> None:
     assert zscore({"vector": [("a", 0.5), ("b", 0.5)]})[0].score == 0.0  # no spread: no preference
 
 
+def test_zscore_ranks_by_the_standardised_sum_with_scores_never_negative() -> None:
+    from agentmem.memory.freshness import weighted
+    from agentmem.retrieval.fusion import zscore
+
+    # standardised: vector a sqrt(1.5), b 0, c -sqrt(1.5); keyword c 1, d -1 (a missing item: the list's lowest)
+    # sum at 0.8 : 1 -> c 0.02, a -0.02, b -1.0, d -1.98: that order, shifted so the lowest list entry is 0
+    fused = zscore({"vector": [("a", 0.9), ("b", 0.5), ("c", 0.1)], "keyword": [("c", 9.0), ("d", 1.0)]},
+                   weights={"vector": 0.8, "keyword": 1.0})
+    assert [f.key for f in fused] == ["c", "a", "b", "d"]
+    assert fused[-1].score == 0.0 and all(f.score >= 0 for f in fused)
+    assert fused[0].score - fused[1].score == pytest.approx(2 - 1.6 * 1.5 ** 0.5)  # c - a
+    # so freshness weighting (a factor <= 1) lowers a stale result's score, never raises it
+    assert all(weighted(f.score, 0.1, 1.0) <= f.score for f in fused)
+
+
 def test_zscore_strategy_is_named() -> None:
     s = resolve_strategy("hybrid_zscore")
-    assert s.fusion == "zscore" and (s.vector_weight, s.keyword_weight) == (0.3, 0.7)
+    assert s.fusion == "zscore" and (s.vector_weight, s.keyword_weight) == (0.8, 1.0)
+    assert s is DEFAULT  # chosen on NFCorpus dev and LoCoMo 0-4 (docs/retrieval.md, "Fusion defaults")
+
+
+def test_a_strategy_asked_for_keeps_its_own_settings_over_the_default() -> None:
+    # hybrid_rrf by name is RRF at its own k, not at the default strategy's unused rrf_k
+    assert for_namespace(None, name="hybrid_rrf") == HYBRID_RRF
+    # what the namespace stored does carry over, and request values over that
+    assert for_namespace({"strategy": "hybrid_zscore", "rrf_k": 30}, name="hybrid_rrf").rrf_k == 30
+    assert for_namespace({"rrf_k": 30}, name="hybrid_rrf", rrf_k=5).rrf_k == 5
+    # mode "hybrid" is the namespace's own hybrid strategy when it stored one, else the default
+    assert for_namespace({"strategy": "hybrid_rrf"}, mode="hybrid") == HYBRID_RRF
+    assert for_namespace({"strategy": "keyword_only"}, mode="hybrid") == DEFAULT
+    assert for_namespace({"strategy": "hybrid_rrf"}, mode="vector").name == "vector_only"
+    assert for_namespace(None) == DEFAULT
 
 
 def test_minmax_scales_each_list_to_unit_range() -> None:

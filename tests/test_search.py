@@ -37,13 +37,13 @@ def test_each_mode_finds_what_it_should(client: TestClient, tenant: Tenant) -> N
     vec = _search(client, tenant, query="which pet meows and chases rodents", mode="vector", k=2)["results"]
     assert vec[0]["source_uri"] == "kb://cats"
     hyb = _search(client, tenant, query="vector similarity index for embeddings", k=5)
-    assert hyb["strategy"] == "hybrid_rrf"
+    assert hyb["strategy"] == "hybrid_zscore"  # the default
     assert {r["source_uri"] for r in hyb["results"][:2]} == {"kb://hnsw", "kb://pg"}
 
 
 def test_explain_gives_ranks_and_fused_score(client: TestClient, tenant: Tenant) -> None:
     _seed(client, tenant)
-    res = _search(client, tenant, query="herding dogs", explain=True, k=5)["results"]
+    res = _search(client, tenant, query="herding dogs", explain=True, k=5, strategy="hybrid_rrf")["results"]
     top = res[0]
     assert top["source_uri"] == "kb://dogs"
     s = top["scores"]
@@ -55,7 +55,7 @@ def test_explain_gives_ranks_and_fused_score(client: TestClient, tenant: Tenant)
 
 def test_weights_and_k_change_fusion(client: TestClient, tenant: Tenant) -> None:
     _seed(client, tenant)
-    res = _search(client, tenant, query="herding dogs", explain=True, rrf_k=10,
+    res = _search(client, tenant, query="herding dogs", explain=True, rrf_k=10, strategy="hybrid_rrf",
                   weights={"vector": 2.0, "keyword": 0.5})["results"]
     assert abs(res[0]["scores"]["fused"] - (2.0 / 11 + 0.5 / 11)) < 1e-9
 

@@ -72,7 +72,7 @@ _FILTERS = {
     "additionalProperties": False,
 }
 _STRATEGY = {"type": "string", "enum": ["hybrid_rrf", "hybrid_zscore", "vector_only", "keyword_only"],
-             "description": "Retrieval strategy; default: the namespace's (hybrid_rrf unless changed)."}
+             "description": "Retrieval strategy; default: the namespace's (hybrid_zscore unless changed)."}
 
 
 def path_id(args: dict[str, Any], name: str, source: str) -> str:
