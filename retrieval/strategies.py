@@ -85,8 +85,13 @@ def for_namespace(defaults: Mapping[str, Any] | None, *, name: str | None = None
     """
     ns = defaults or {}
     stored_weights = {k: float(v) for k, v in (ns.get("weights") or {}).items() if v is not None}
-    base = resolve_strategy(ns.get("strategy"), rrf_k=ns.get("rrf_k"), candidates=ns.get("candidates"),
+    # An rrf_k asks for reciprocal rank fusion: with no strategy named it means hybrid_rrf (a namespace
+    # that set only rrf_k while RRF was the default keeps RRF; a request's k is never silently unused).
+    stored_name = ns.get("strategy") or (HYBRID_RRF.name if ns.get("rrf_k") is not None else None)
+    base = resolve_strategy(stored_name, rrf_k=ns.get("rrf_k"), candidates=ns.get("candidates"),
                             weights=stored_weights or None)
+    if name is None and rrf_k is not None and mode in (None, "hybrid") and base.fusion != "rrf":
+        name, mode = HYBRID_RRF.name, None
     # mode "hybrid" is the namespace's own hybrid strategy when it stored one (hybrid_rrf, say)
     keeps_stored = name is None and mode == "hybrid" and base.uses_vector() and base.uses_keyword()
     if (name is not None or mode is not None) and not keeps_stored:

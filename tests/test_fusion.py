@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from agentmem.core.errors import InvalidInput
@@ -89,6 +91,17 @@ def test_a_strategy_asked_for_keeps_its_own_settings_over_the_default() -> None:
     assert for_namespace({"strategy": "keyword_only"}, mode="hybrid") == DEFAULT
     assert for_namespace({"strategy": "hybrid_rrf"}, mode="vector").name == "vector_only"
     assert for_namespace(None) == DEFAULT
+
+
+def test_an_rrf_k_without_a_strategy_means_rrf() -> None:
+    # never silently unused under the z-score default: per request, or stored while RRF was the default
+    assert for_namespace(None, rrf_k=5) == dataclasses.replace(HYBRID_RRF, rrf_k=5)
+    assert for_namespace({"rrf_k": 30}) == dataclasses.replace(HYBRID_RRF, rrf_k=30)
+    assert for_namespace({"strategy": "hybrid_zscore"}, mode="hybrid", rrf_k=5).fusion == "rrf"
+    assert for_namespace({"rrf_k": 30, "weights": {"vector": 0.7}}).vector_weight == 0.7
+    # a single retriever has nothing to fuse: the k changes nothing there
+    assert for_namespace(None, mode="vector", rrf_k=5).name == "vector_only"
+    assert for_namespace({"strategy": "hybrid_zscore", "rrf_k": 30}).fusion == "zscore"  # named wins
 
 
 def test_minmax_scales_each_list_to_unit_range() -> None:

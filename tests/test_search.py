@@ -55,7 +55,7 @@ def test_explain_gives_ranks_and_fused_score(client: TestClient, tenant: Tenant)
 
 def test_weights_and_k_change_fusion(client: TestClient, tenant: Tenant) -> None:
     _seed(client, tenant)
-    res = _search(client, tenant, query="herding dogs", explain=True, rrf_k=10, strategy="hybrid_rrf",
+    res = _search(client, tenant, query="herding dogs", explain=True, rrf_k=10,  # rrf_k alone: RRF
                   weights={"vector": 2.0, "keyword": 0.5})["results"]
     assert abs(res[0]["scores"]["fused"] - (2.0 / 11 + 0.5 / 11)) < 1e-9
 

@@ -29,13 +29,15 @@ class WeightsIn(Input):
 
 
 StrategyName = Literal["hybrid_rrf", "hybrid_zscore", "vector_only", "keyword_only"]
+RRF_K_HELP = ("k of reciprocal rank fusion (hybrid_rrf); with no strategy named it asks for hybrid_rrf, since the"
+              " default, hybrid_zscore, fuses standardised scores and has no k")
 
 
 class RetrievalDefaults(Input):
     """Per-namespace (PUT /settings/retrieval) or per-request retrieval choices."""
 
     strategy: StrategyName | None = None
-    rrf_k: float | None = Field(default=None, ge=0, le=10_000)
+    rrf_k: float | None = Field(default=None, ge=0, le=10_000, description=RRF_K_HELP)
     weights: WeightsIn | None = None
     candidates: int | None = Field(default=None, ge=1, le=500)
 
@@ -45,7 +47,7 @@ class SearchIn(Input):
     k: int = Field(default=10, ge=1, le=200)
     mode: Literal["hybrid", "vector", "keyword"] | None = None
     strategy: StrategyName | None = None
-    rrf_k: float | None = Field(default=None, ge=0, le=10_000)
+    rrf_k: float | None = Field(default=None, ge=0, le=10_000, description=RRF_K_HELP)
     weights: WeightsIn | None = None
     filters: FiltersIn | None = None
     explain: bool = False
