@@ -65,8 +65,10 @@ def fuse(q: dict[str, Any], c: Config, unit: str, k_out: int) -> list[str]:
     doc_of = {key(h): h.document_id for h in [*vec, *kw]}
     lists = {name: [(key(h), h.score) for h in items]  # a retriever at weight 0 is off, as in the service
              for name, items, w in (("vector", vec, c.wv), ("keyword", kw, c.wk)) if w > 0}
+    # as the service: a keyword list shorter than the depth asked for has found every match
+    exhausted = {"keyword"} if len(q["keyword_doc" if unit == "document" else "keyword"]) < depth else set()
     fused = fusion.fuse(lists, method=c.method, k=c.k, weights={"vector": c.wv, "keyword": c.wk},
-                        adapt=c.adapt, alpha=c.alpha if c.adapt else 0.0)
+                        adapt=c.adapt, alpha=c.alpha if c.adapt else 0.0, exhausted=exhausted)
     return documents_in_order([doc_of[f.key] for f in fused][:k_out])
 
 

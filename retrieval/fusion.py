@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Collection, Hashable, Mapping, Sequence
 
 DEFAULT_RRF_K = 60
 
@@ -68,22 +68,31 @@ def zscore(
     ranked_lists: Mapping[str, Sequence[tuple[Hashable, float]]],
     *,
     weights: Mapping[str, float] | None = None,
+    exhausted: Collection[str] = (),
 ) -> list[Fused]:
     """Fuse lists of (key, raw score), each best-first, by weighted standardised scores, best-first.
 
+    A list named in `exhausted` returned every item that scores at all (BM25 asked for 50 and found 3):
+    an item it lacks scores 0 there, and is counted as such in its mean and spread. Without that, a
+    keyword list of one exact match (an identifier, an error code) has no spread and would add nothing.
     Ties are broken as in `rrf`: best single rank, then the order of the retrievers given.
     """
     fused, scores = _collect(ranked_lists)
     standard: dict[str, dict[Hashable, float]] = {}
+    missing: dict[str, float] = {}
     for name, seen in scores.items():
         if not seen:
             continue
-        _, std = _mean_std(list(seen.values()))
-        lowest = min(seen.values())
-        # (s - mean) / std minus the list's lowest standardised score: (s - lowest) / std, missing 0
+        values = list(seen.values())
+        if name in exhausted:
+            values += [0.0] * (len(fused) - len(seen))
+        _, std = _mean_std(values)
+        lowest = min(values)
+        # (s - mean) / std minus the lowest standardised score: (s - lowest) / std
         standard[name] = {k: (v - lowest) / std if std > 0 else 0.0 for k, v in seen.items()}
+        missing[name] = (0.0 - lowest) / std if std > 0 and name in exhausted else 0.0
     for f in fused.values():
-        f.score = sum(_weight(weights, name) * standard[name].get(f.key, 0.0) for name in standard)
+        f.score = sum(_weight(weights, name) * standard[name].get(f.key, missing[name]) for name in standard)
     return _best_first(fused, ranked_lists)
 
 
@@ -185,16 +194,17 @@ def fuse(
     weights: Mapping[str, float] | None = None,
     adapt: str = "",
     alpha: float = 0.0,
+    exhausted: Collection[str] = (),
 ) -> list[Fused]:
     """One entry point for the strategies: `method` rrf | zscore | minmax, weights made per-query by
-    `adaptive_weights` when `adapt` is set and alpha > 0."""
+    `adaptive_weights` when `adapt` is set and alpha > 0; `exhausted`: see `zscore`."""
     w = {name: 1.0 for name in ranked_lists} | dict(weights or {})
     if adapt and alpha > 0:
         w = adaptive_weights(ranked_lists, w, how=adapt, alpha=alpha)
     if method == "rrf":
         return rrf(ranked_lists, k=k, weights=w)
     if method == "zscore":
-        return zscore(ranked_lists, weights=w)
+        return zscore(ranked_lists, weights=w, exhausted=exhausted)
     if method == "minmax":
         return minmax(ranked_lists, weights=w)
     raise ValueError(f"unknown fusion method {method!r}")

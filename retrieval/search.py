@@ -184,8 +184,10 @@ def fuse(strategy: Strategy, vector: list[Hit], keyword: list[Hit], unit: str = 
     if strategy.uses_keyword():
         lists["keyword"] = [(key(h), h.score) for h in keyword]
     weights = {"vector": strategy.vector_weight, "keyword": strategy.keyword_weight}
+    # fewer keyword hits than asked for: every other candidate has no query term (BM25 0)
+    exhausted = {"keyword"} if len(keyword) < strategy.candidates else set()
     fused = fusion.fuse(lists, method=strategy.fusion, k=strategy.rrf_k, weights=weights, adapt=strategy.adapt,
-                        alpha=strategy.alpha)
+                        alpha=strategy.alpha, exhausted=exhausted)
     return [Result(hit=by_id[f.key], score=f.score, by_retriever=f.by_retriever) for f in fused]
 
 

@@ -74,6 +74,24 @@ def test_zscore_ranks_by_the_standardised_sum_with_scores_never_negative() -> No
     assert all(weighted(f.score, 0.1, 1.0) <= f.score for f in fused)
 
 
+def test_zscore_lets_a_lone_exact_keyword_match_count() -> None:
+    from agentmem.retrieval.fusion import zscore
+
+    # An identifier query: BM25 asked for 50, found one chunk; vectors rank it 30th of 50.
+    vec = [(f"v{i}", 0.9 - i * 0.01) for i in range(50)]
+    vec[29] = ("ticket", vec[29][1])
+    lists = {"vector": vec, "keyword": [("ticket", 7.5)]}
+    weights = {"vector": 0.8, "keyword": 1.0}
+    # without knowing the list is exhausted, one score has no spread and the match adds nothing
+    assert [f.key for f in zscore(lists, weights=weights)][:10] == [f"v{i}" for i in range(10)]
+    found = zscore(lists, weights=weights, exhausted={"keyword"})
+    assert found[0].key == "ticket"
+    assert all(f.score >= 0 for f in found) and found[-1].score == 0.0
+    # a list that is not exhausted is unchanged by the option when every item is in it
+    full = {"vector": [("a", 0.9), ("b", 0.5)], "keyword": [("b", 3.0), ("a", 1.0)]}
+    assert [(f.key, f.score) for f in zscore(full, exhausted={"keyword"})] == [(f.key, f.score) for f in zscore(full)]
+
+
 def test_zscore_strategy_is_named() -> None:
     s = resolve_strategy("hybrid_zscore")
     assert s.fusion == "zscore" and (s.vector_weight, s.keyword_weight) == (0.8, 1.0)

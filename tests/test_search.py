@@ -151,3 +151,18 @@ def test_vectors_stay_in_the_row_for_exact_scans(client: TestClient, tenant: Ten
     assert [toast for toast, _ in rows] == [None] * len(rows)
     found = _search(client, tenant, query="storage layout", mode="vector", k=3)["results"]
     assert found and found[0]["source_uri"] == "kb://long"
+
+
+def test_a_lone_exact_keyword_match_leads_the_default_hybrid(client: TestClient, tenant: Tenant) -> None:
+    """An identifier that one document has: BM25 finds it alone (fewer hits than asked for), and the
+    default fusion (z-score) must let that lone match count even where vectors prefer look-alikes."""
+    docs = {"kb://rota": "Night shift rota for the Rotterdam warehouse; the change is filed as ZX4471Q.",
+            **{f"kb://look-{c}": f"ZX4471{c}" for c in "RPST"}}
+    for uri, text in docs.items():
+        assert client.put("/documents", json={"source_uri": uri, "text": text}, headers=tenant.headers).status_code == 200
+    vec = [r["source_uri"] for r in _search(client, tenant, query="ZX4471Q", mode="vector", k=5)["results"]]
+    assert vec[0] != "kb://rota"  # the case that needs it: vectors alone put a look-alike first
+    kw = _search(client, tenant, query="ZX4471Q", mode="keyword", k=5)["results"]
+    assert [r["source_uri"] for r in kw] == ["kb://rota"]
+    hyb = _search(client, tenant, query="ZX4471Q", k=5)
+    assert hyb["strategy"] == "hybrid_zscore" and hyb["results"][0]["source_uri"] == "kb://rota"
