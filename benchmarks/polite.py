@@ -23,7 +23,6 @@ class HonourRetryAfter(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.inner = inner or httpx.HTTPTransport()
         self.sleep = sleep
-        self.waited_s = 0.0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         for _ in range(MAX_ATTEMPTS - 1):
@@ -32,9 +31,7 @@ class HonourRetryAfter(httpx.BaseTransport):
                 return response
             response.read()
             response.close()
-            wait = float(response.headers.get("Retry-After", "1"))
-            self.waited_s += wait
-            self.sleep(wait)
+            self.sleep(float(response.headers.get("Retry-After", "1")))
         return self.inner.handle_request(request)
 
     def close(self) -> None:

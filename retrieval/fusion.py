@@ -1,15 +1,13 @@
-"""Fusion of ranked candidate lists: reciprocal rank (the default) or standardised scores. Pure.
+"""Fusion of ranked candidate lists: standardised scores (the default, hybrid_zscore) or reciprocal rank. Pure.
 
 RRF score of an item = sum over retrievers r of weight_r / (k + rank_r(item)), ranks from 1.
-It needs no score calibration between retrievers (BM25 and cosine live on different scales),
-which is why it is the default.
+It needs no score calibration between retrievers (BM25 and cosine live on different scales).
 
 Z-score fusion standardises each list's raw scores ((s - mean) / std over the list) and sums them
 weighted; an item a retriever did not return gets that list's lowest standardised score. Each list is
 then shifted so that its lowest is 0: the same constant for every item, so the ranking is unchanged,
 and every fused score is >= 0, which freshness weighting (a factor <= 1) needs to only ever lower a
-score. Unlike
-RRF it keeps how far ahead a confident first hit is, which helps when one retriever is much
+score. Unlike RRF it keeps how far ahead a confident first hit is, which helps when one retriever is much
 stronger than the other (BM25 over MiniLM on conversational memory: docs/retrieval.md).
 """
 

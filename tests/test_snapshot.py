@@ -132,13 +132,16 @@ def test_readers_racing_a_writer_see_each_document_whole(client: TestClient, ten
     answers: list[dict[str, Any]] = []
     errors: list[str] = []
 
+    def put(version: int) -> Any:
+        return client.put("/documents", json={"source_uri": "kb://race", "text": _text(version)}, headers=tenant.headers)
+
     def write() -> None:
         try:
             for v in range(2, writes + 2):
-                w = client.put("/documents", json={"source_uri": "kb://race", "text": _text(v)}, headers=tenant.headers)
+                w = put(v)
                 while w.status_code == 429:  # the readers spent the namespace's rate: wait, as a client would
                     time.sleep(0.05)
-                    w = client.put("/documents", json={"source_uri": "kb://race", "text": _text(v)}, headers=tenant.headers)
+                    w = put(v)
                 if w.status_code != 200:
                     errors.append(w.text)
         finally:
