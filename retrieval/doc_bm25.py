@@ -12,14 +12,16 @@ and length, the chunks' average length, the same document idf: the postings are 
     chunk(c) = doc(d(c)) + passage_weight * passage(c)
 
 so a chunk ranks with its document's evidence, and between chunks of one document by its own.
-A document is represented by its best chunk. Work per query grows with the query terms' postings
-and the chunks of the best documents, never with the namespace: the postings in document_terms
-(counted, then scored), the postings in chunk_terms (scored once, one row per matching chunk), and
-the chunks of the pool read from an index alone (migration 0017). The pool is cut by a bound: a
-document whose score plus the largest passage bonus any chunk has stays below the n-th document's
-score cannot place a chunk in the top n (the n best documents' best chunks score at least their
-documents' scores), so it is not expanded. Only chunks with a passage score, and each document's
-first chunk (its representative when none matches), are ranked.
+A document is represented by its best chunk. Work per query grows with the query terms' postings in
+document_terms (counted, then scored) and the best documents' postings in chunk_terms (one index
+range per document and term, migration 0019), never with the namespace. Documents are expanded in
+two steps. The `head` best are expanded first; the n-th best score among their chunks (or the n-th
+document's score, if higher: the n best documents' best chunks score at least that) is a bar the
+final n-th result cannot fall below. Of the rest of the `pool`, only a document whose score plus the
+largest passage bonus any chunk could have (passage_weight * (passage_k1 + 1) * the query terms'
+idf: each term's part of a passage is below idf * (k1 + 1)) reaches the bar is expanded; the others
+cannot place a chunk in the top n. Only chunks with a passage score, and each document's first chunk
+(its representative when none matches), are ranked.
 `score_document` and `score_passage` in Python are the reference the SQL is tested against.
 """
 
@@ -43,7 +45,8 @@ class DocParams:
     passage_k1: float = 1.2
     passage_b: float = 0.75
     passage_weight: float = 0.1
-    pool: int = 200  # documents whose chunks get a passage score
+    pool: int = 200  # documents whose chunks get a passage score, at most
+    head: int = 10  # the best documents, expanded first: their chunks set the bar the others must clear
 
 
 DOC_PARAMS = DocParams()
@@ -90,13 +93,15 @@ def score_passage(query_terms: set[str], tf: Mapping[str, int], cl: int, stats: 
 
 def params_of(p: DocParams) -> dict[str, Any]:
     return {"k1": p.k1, "b": p.b, "wt": p.title_weight, "pk1": p.passage_k1, "pb": p.passage_b,
-            "pw": p.passage_weight, "pool": p.pool}
+            "pw": p.passage_weight, "pool": p.pool, "head": p.head}
 
 
 # Candidate chunks of the best documents: (chunk_id, document_id, doc_score, passage, best), best = the
 # chunk is its document's best passage (a first chunk without a match may appear twice, once with its
-# passage: the copy scored 0 is never best and never passes `passage > 0`). {doc_filter}: documents with a chunk that passes
-# the filters; {chunk_cond}: the filters on the chunk itself (both empty without filters).
+# passage: the copy scored 0 is never best and never passes `passage > 0`). {doc_filter}: documents with
+# a chunk that passes the filters; {filter_join} and {chunk_cond}: the filters on the chunk itself (all
+# empty without filters). A document's postings of a term are one range of chunk_terms' key
+# (namespace, lexeme, document, chunk: migration 0019), so passages cost the best documents' postings.
 CANDIDATES_SQL = """
 WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', %(query)s)) AS t),
 st AS (SELECT documents::float8 AS n, greatest(body_terms::float8 / nullif(documents, 0), 1) AS avgdl,
@@ -114,30 +119,54 @@ docs AS (
                                                           / (st.avgdl + %(wt)s * st.avgtl)))) AS score
     FROM w JOIN document_terms dt ON dt.namespace_id = %(ns)s AND dt.lexeme = w.lexeme CROSS JOIN st
     GROUP BY dt.document_id),
-post AS MATERIALIZED (
-    SELECT ct.chunk_id, sum(w.idf * ct.tf * (%(pk1)s + 1) / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl))) AS passage
-    FROM w JOIN chunk_terms ct ON ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme CROSS JOIN st GROUP BY ct.chunk_id),
 top_docs AS MATERIALIZED (
-    SELECT d.document_id, d.score FROM docs d WHERE d.score > 0{doc_filter} ORDER BY d.score DESC, d.document_id LIMIT %(pool)s),
-pool AS MATERIALIZED (
-    SELECT t.document_id, t.score FROM top_docs t
-    WHERE %(pw)s < 0 OR t.score + %(pw)s * coalesce((SELECT max(passage) FROM post), 0) + 1e-9
-          >= coalesce((SELECT x.score FROM top_docs x ORDER BY x.score DESC, x.document_id OFFSET greatest(%(n)s, 1) - 1 LIMIT 1), 0)),
-pc AS MATERIALIZED (
-    SELECT c.id AS chunk_id, p.document_id, p.score AS doc_score
-    FROM pool p JOIN chunks c ON c.document_id = p.document_id{chunk_cond}),
+    SELECT d.document_id, d.score, row_number() OVER (ORDER BY d.score DESC, d.document_id) AS r
+    FROM docs d WHERE d.score > 0{doc_filter} ORDER BY d.score DESC, d.document_id LIMIT %(pool)s),
+head AS MATERIALIZED (SELECT t.document_id, t.score FROM top_docs t WHERE t.r <= %(head)s),
+head_passages AS MATERIALIZED ({head_passages}),
+bar AS (SELECT greatest(
+    (SELECT t.score FROM top_docs t WHERE t.r = greatest(%(n)s, 1)),
+    (SELECT h.doc_score + %(pw)s * h.passage AS s FROM {head_results} h ORDER BY s DESC OFFSET greatest(%(n)s, 1) - 1 LIMIT 1)
+    ) AS score),
+tail AS MATERIALIZED (
+    SELECT t.document_id, t.score FROM top_docs t WHERE t.r > %(head)s
+      AND (%(pw)s < 0 OR t.score + %(pw)s * (%(pk1)s + 1) * (SELECT coalesce(sum(w.idf), 0) FROM w) + 1e-9
+                         >= coalesce((SELECT bar.score FROM bar), 0))),
 passages AS (
-    SELECT pc.chunk_id, pc.document_id, pc.doc_score, pm.passage FROM pc JOIN post pm ON pm.chunk_id = pc.chunk_id
+    SELECT * FROM head_passages
+    UNION ALL {tail_passages}
     UNION ALL
-    SELECT min(pc.chunk_id), pc.document_id, min(pc.doc_score), 0 FROM pc GROUP BY pc.document_id),
+    SELECT f.id, p.document_id, p.score, 0 FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) p
+    CROSS JOIN LATERAL (SELECT c.id FROM chunks c WHERE c.document_id = p.document_id{chunk_cond} ORDER BY c.id LIMIT 1) f),
 ranked AS (
     SELECT x.*, x.doc_score + %(pw)s * x.passage AS score,
            row_number() OVER (PARTITION BY x.document_id ORDER BY x.passage DESC, x.chunk_id) = 1 AS best
     FROM passages x)
 """
 
+# The head documents' best passages, for the bar when results are documents.
+HEAD_DOCUMENTS = "(SELECT min(doc_score) AS doc_score, max(passage) AS passage FROM head_passages GROUP BY document_id)"
 
-def candidates_sql(filters_cond: sql.Composable, has_filters: bool) -> sql.Composed:
+# The chunks of the documents in {pool} that match a query term, with their passage scores.
+PASSAGES_SQL = """
+    SELECT ct.chunk_id, p.document_id, min(p.score) AS doc_score,
+           sum(w.idf * ct.tf * (%(pk1)s + 1) / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl))) AS passage
+    FROM {pool} p CROSS JOIN w
+    JOIN chunk_terms ct ON ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme AND ct.document_id = p.document_id{filter_join}
+    CROSS JOIN st GROUP BY ct.chunk_id, p.document_id"""
+
+
+def candidates_sql(filters_cond: sql.Composable, has_filters: bool, unit: str = "chunk") -> sql.Composed:
+    """`unit`: the results are chunks, or documents (one each, its best chunk: the bar counts each
+    head document once)."""
     doc_filter = sql.SQL(" AND EXISTS (SELECT 1 FROM chunks c WHERE c.document_id = d.document_id{cond})").format(
         cond=filters_cond) if has_filters else sql.SQL("")
-    return sql.SQL(CANDIDATES_SQL.strip()).format(doc_filter=doc_filter, chunk_cond=filters_cond)
+    filter_join = sql.SQL(" JOIN chunks c ON c.id = ct.chunk_id{cond}").format(
+        cond=filters_cond) if has_filters else sql.SQL("")
+
+    def passages(pool: str) -> sql.Composed:
+        return sql.SQL(PASSAGES_SQL.strip()).format(pool=sql.Identifier(pool), filter_join=filter_join)
+
+    return sql.SQL(CANDIDATES_SQL.strip()).format(
+        doc_filter=doc_filter, chunk_cond=filters_cond, head_passages=passages("head"), tail_passages=passages("tail"),
+        head_results=sql.SQL(HEAD_DOCUMENTS if unit == "document" else "head_passages"))

@@ -37,7 +37,9 @@ def _tsv(conn: psycopg.Connection[Any], text: str | None) -> dict[str, int]:
     return {m.group(1).replace("''", "'"): len(m.group(2).split(",")) for m in _LEXEME.finditer(raw)}
 
 
-def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str) -> list[tuple[int, float]]:
+def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str,
+               keep: set[Any] | None = None) -> list[tuple[int, float]]:
+    """Every chunk scored in Python; `keep`: the documents whose chunks pass a filter (None: all)."""
     docs = conn.execute("SELECT id, title, context, text FROM documents WHERE namespace_id = %s", (ns,)).fetchall()
     body = {d: _tsv(conn, (c + " " if c else "") + t) for d, _, c, t in docs}
     head = {d: _tsv(conn, title) for d, title, _, _ in docs}
@@ -53,7 +55,7 @@ def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams,
                                          sum(body[d].values()), sum(head[d].values()), stats, df, p) for d in body}
     rows = []
     for c, d, _, _ in chunks:
-        if dscore[d] > 0:
+        if dscore[d] > 0 and (keep is None or d in keep):
             passage = doc_bm25.score_passage(terms, ctf[c], sum(ctf[c].values()), stats, df, p)
             rows.append((c, d, passage, dscore[d] + p.passage_weight * passage))
     best = {}
@@ -77,9 +79,10 @@ def seeded(fresh_db: str):
         yield conn, who, results, emb
 
 
-def _check(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str, n: int = 50) -> None:
-    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, ns, query, n, unit=unit, params=p)]
-    want = _reference(conn, ns, query, p, unit)[:n]
+def _check(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams, unit: str, n: int = 50,
+           filters: Filters = Filters(), keep: set[Any] | None = None) -> None:
+    got = [(h.chunk_id, h.score) for h in keyword_hits(conn, ns, query, n, filters, unit=unit, params=p)]
+    want = _reference(conn, ns, query, p, unit, keep)[:n]
     assert [g[0] for g in got] == [w[0] for w in want]
     assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-9)
 
@@ -152,3 +155,30 @@ def test_a_short_list_equals_the_head_of_the_full_ranking(seeded, query: str, n:
     place a chunk in the top n are not expanded): the result must still be the reference's first n."""
     conn, who, _, _ = seeded
     _check(conn, who.namespace_id, query, DocParams(), unit, n)
+
+
+@pytest.mark.parametrize("unit", ["chunk", "document"])
+@pytest.mark.parametrize("head", [0, 2])
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("query", ["cat on the mat", "database dogs", "spring weather", "dogs", "mat", "red cat"])
+def test_documents_expanded_in_two_steps_give_the_full_ranking(seeded, query: str, n: int, head: int, unit: str) -> None:
+    """The `head` best documents are expanded first and set the bar; the rest only when their score plus
+    the largest passage bonus possible reaches it. With a head of 0 the bar is the n-th document's score.
+    The result must be the reference's first n whichever documents were skipped."""
+    conn, who, _, _ = seeded
+    _check(conn, who.namespace_id, query, DocParams(head=head), unit, n)
+    # a heavy passage weight: a lower document's short matching chunk can outrank a higher one's
+    for weight in (0.5, 2.0):
+        _check(conn, who.namespace_id, query, DocParams(head=head, passage_weight=weight, title_weight=0.0), unit, n)
+
+
+@pytest.mark.parametrize("unit", ["chunk", "document"])
+@pytest.mark.parametrize("head", [0, 1, 10])
+@pytest.mark.parametrize("query", ["cat on the mat", "dogs", "spring weather"])
+def test_filtered_passages_match_the_reference(seeded, query: str, head: int, unit: str) -> None:
+    """Filters act on the chunks (their documents' metadata) while statistics stay the namespace's."""
+    conn, who, _, _ = seeded
+    conn.execute("UPDATE documents SET metadata = '{\"keep\": true}' WHERE source_uri IN ('d0', 'd1', 'd3')")
+    keep = {r[0] for r in conn.execute("SELECT id FROM documents WHERE source_uri IN ('d0', 'd1', 'd3')")}
+    for n in (1, 2, 50):
+        _check(conn, who.namespace_id, query, DocParams(head=head), unit, n, Filters(metadata={"keep": True}), keep)

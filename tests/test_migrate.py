@@ -31,7 +31,9 @@ def test_empty_database_gets_every_table_and_index(empty_db: str) -> None:
         # One partial HNSW index per embedding model, over the vectors cast to its dimension.
         assert "USING hnsw (((embedding)::vector(384)) vector_cosine_ops) WHERE (embedding_model_id = 1)" in \
             indexes["chunks_embedding_hnsw_m1"]
-        assert "(namespace_id, lexeme, chunk_id)" in indexes["chunk_terms_pkey"]  # the BM25 inverted index
+        # the BM25 inverted index, a document's postings of a term in one range (migration 0019)
+        assert "(namespace_id, lexeme, document_id, chunk_id) INCLUDE (tf, dl)" in indexes["chunk_terms_pkey"]
+        assert "(document_id, id)" in indexes["chunks_document_first"]
         assert "chunks_namespace" in indexes
         assert "(job_id, probe_id)" in indexes["probe_runs_once_per_job"]  # a resumed probes job repeats nothing
         ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
