@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
+from psycopg import sql
 
 from hash_embedder import HashEmbedder
 from agentmem.embeddings.registry import Embedders
@@ -16,7 +17,7 @@ from agentmem.memory.documents import DocumentInput, delete_document, upsert_doc
 from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
 from agentmem.retrieval import doc_bm25
 from agentmem.retrieval.doc_bm25 import DocParams, DocStats
-from agentmem.retrieval.filters import Filters
+from agentmem.retrieval.filters import Filters, where
 from agentmem.retrieval.search import keyword_hits
 
 _LEXEME = re.compile(r"'((?:[^']|'')+)':([\d,A-D]+)")
@@ -182,3 +183,35 @@ def test_filtered_passages_match_the_reference(seeded, query: str, head: int, un
     keep = {r[0] for r in conn.execute("SELECT id FROM documents WHERE source_uri IN ('d0', 'd1', 'd3')")}
     for n in (1, 2, 50):
         _check(conn, who.namespace_id, query, DocParams(head=head), unit, n, Filters(metadata={"keep": True}), keep)
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+def test_passages_probe_each_document_and_term_even_without_statistics(fresh_db: str) -> None:
+    """A new database (or a namespace just loaded) has no statistics yet: chunk_terms looks empty. With
+    a plain join the planner then read each expanded document's postings of every term and filtered
+    them by term (~100 ms a query at 400 documents); each (document, term) must stay one key probe."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        register_vector(conn)
+        for table in ("chunk_terms", "document_terms", "chunks", "documents"):
+            conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+            conn.execute(f"ANALYZE {table}")  # empty: the planner now believes it has no rows
+        create_namespace(conn, "a")
+        who = resolve_key(conn, issue_key(conn, "a", "k").key)
+        words = ["cat", "mat", "dog", "tree", "rain", "sun", "moon", "star"]
+        docs = [DocumentInput(f"d{i}", " ".join(f"{words[(i + j) % 8]} {words[(i * j) % 8]} filler{j}" for j in range(40)))
+                for i in range(60)]
+        upsert_documents(conn, Embedders.of(HashEmbedder()), who, docs, 32)
+        cond, fparams = where(Filters())
+        values = fparams | doc_bm25.params_of(doc_bm25.DOC_PARAMS) | {"ns": who.namespace_id, "query": "cat sun", "n": 10}
+        statement = sql.SQL("EXPLAIN (FORMAT JSON) ") + doc_bm25.candidates_sql(cond, False) + sql.SQL(
+            " SELECT count(*) FROM ranked")
+        plan = conn.execute(statement, values).fetchone()[0][0]["Plan"]
+        probes = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "chunk_terms"]
+        assert probes
+        for node in probes:
+            assert "lexeme =" in node.get("Index Cond", "") and "document_id =" in node["Index Cond"], node
