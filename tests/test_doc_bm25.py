@@ -163,9 +163,9 @@ def test_a_short_list_equals_the_head_of_the_full_ranking(seeded, query: str, n:
 @pytest.mark.parametrize("n", [1, 3])
 @pytest.mark.parametrize("query", ["cat on the mat", "database dogs", "spring weather", "dogs", "mat", "red cat"])
 def test_documents_expanded_in_two_steps_give_the_full_ranking(seeded, query: str, n: int, head: int, unit: str) -> None:
-    """The `head` best documents are expanded first and set the bar; the rest only when their score plus
-    the largest passage bonus possible reaches it. With a head of 0 the bar is the n-th document's score.
-    The result must be the reference's first n whichever documents were skipped."""
+    """The best max(head, n // 2) documents are expanded first and set the bar; the rest only when their
+    score plus the largest passage bonus possible reaches it. With none first (head 0, n 1) the bar is
+    the n-th document's score. The result must be the reference's first n whichever were skipped."""
     conn, who, _, _ = seeded
     _check(conn, who.namespace_id, query, DocParams(head=head), unit, n)
     # a heavy passage weight: a lower document's short matching chunk can outrank a higher one's
