@@ -12,6 +12,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from hash_embedder import HashEmbedder
+from agentmem.core.migrate import available_migrations, migrate
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.documents import DocumentInput, delete_document, upsert_documents
 from agentmem.memory.namespaces import create_namespace, issue_key, resolve_key
@@ -215,3 +216,27 @@ def test_passages_probe_each_document_and_term_even_without_statistics(fresh_db:
         assert probes
         for node in probes:
             assert "lexeme =" in node.get("Index Cond", "") and "document_id =" in node["Index Cond"], node
+
+
+def test_postings_written_before_migration_0019_rank_the_same_after_it(empty_db: str) -> None:
+    """Migration 0019 rebuilds chunk_terms with each posting's document: data written before it keeps
+    every posting, each under its chunk's document, ranks as the reference says, and new writes are
+    indexed by the replaced trigger."""
+    migrate(empty_db, [m for m in available_migrations() if m.version < 19])
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        register_vector(conn)
+        create_namespace(conn, "a")
+        who = resolve_key(conn, issue_key(conn, "a", "k").key)
+        emb = Embedders.of(HashEmbedder())
+        upsert_documents(conn, emb, who, DOCS, 64)
+        before = conn.execute("SELECT count(*) FROM chunk_terms").fetchone()[0]
+    assert [m.version for m in migrate(empty_db)] == [19]
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        register_vector(conn)
+        placed = "SELECT count(*) FROM chunk_terms ct JOIN chunks c ON c.id = ct.chunk_id AND c.document_id = ct.document_id"
+        assert before > 100 and conn.execute(placed).fetchone()[0] == before
+        upsert_documents(conn, emb, who, [DocumentInput("d9", "Cats sleep on a warm mat.", title="Naps")], 64)
+        assert conn.execute(placed).fetchone()[0] == conn.execute("SELECT count(*) FROM chunk_terms").fetchone()[0] > before
+        for query in ("cat on the mat", "dogs", "naps"):
+            for unit in ("chunk", "document"):
+                _check(conn, who.namespace_id, query, DocParams(), unit)
