@@ -51,8 +51,9 @@ def _reference(conn: psycopg.Connection[Any], ns: int, query: str, p: DocParams,
     stats = DocStats(n=len(docs), avgdl=max(sum(sum(b.values()) for b in body.values()) / len(docs), 1),
                      avgtl=sum(sum(h.values()) for h in head.values()) / len(docs),
                      avgcl=max(sum(sum(t.values()) for t in ctf.values()) / len(chunks), 1))
-    terms = set(_tsv(conn, query))
-    df = {t: sum(1 for d in body if t in body[d] or t in head[d]) for t in terms}
+    every = {t: sum(1 for d in body if t in body[d] or t in head[d]) for t in _tsv(conn, query)}
+    terms = doc_bm25.query_terms(every, len(docs), p)
+    df = {t: every[t] for t in terms}
     dscore = {d: doc_bm25.score_document(terms, {t: (body[d].get(t, 0), head[d].get(t, 0)) for t in terms},
                                          sum(body[d].values()), sum(head[d].values()), stats, df, p) for d in body}
     rows = []
@@ -240,3 +241,15 @@ def test_postings_written_before_migration_0019_rank_the_same_after_it(empty_db:
         for query in ("cat on the mat", "dogs", "naps"):
             for unit in ("chunk", "document"):
                 _check(conn, who.namespace_id, query, DocParams(), unit)
+
+
+@pytest.mark.parametrize("unit", ["chunk", "document"])
+def test_a_long_query_is_scored_on_its_rarest_terms(seeded, unit: str) -> None:
+    """Work grows with the query's terms: beyond `max_terms` only the rarest count, in SQL as in the
+    reference (and the ranking then differs from the one on every term)."""
+    conn, who, _, _ = seeded
+    query = "cat mat dogs trees spring weather database birds red story"
+    capped = DocParams(max_terms=2)
+    _check(conn, who.namespace_id, query, capped, unit)
+    every = [h.chunk_id for h in keyword_hits(conn, who.namespace_id, query, 50, unit=unit)]
+    assert [h.chunk_id for h in keyword_hits(conn, who.namespace_id, query, 50, unit=unit, params=capped)] != every
