@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from agentmem_client.runner import retry_after_seconds
 
 RETRYABLE = (429, 503)
 MAX_ATTEMPTS = 20
@@ -31,7 +32,8 @@ class HonourRetryAfter(httpx.BaseTransport):
                 return response
             response.read()
             response.close()
-            self.sleep(float(response.headers.get("Retry-After", "1")))
+            wait = retry_after_seconds(response.headers.get("Retry-After"))  # the client's parsing: seconds or a date
+            self.sleep(1.0 if wait is None else wait)
         return self.inner.handle_request(request)
 
     def close(self) -> None:

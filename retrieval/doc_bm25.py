@@ -111,9 +111,11 @@ def head_size(p: DocParams, n: int) -> int:
     return max(p.head, n // 2)
 
 
-def params_of(p: DocParams) -> dict[str, Any]:
+def params_of(p: DocParams, n: int) -> dict[str, Any]:
+    """The statement's parameters for the top `n`: the pool holds at least n documents."""
     return {"k1": p.k1, "b": p.b, "wt": p.title_weight, "pk1": p.passage_k1, "pb": p.passage_b,
-            "pw": p.passage_weight, "pool": p.pool, "head": p.head, "max_terms": p.max_terms}
+            "pw": p.passage_weight, "pool": max(p.pool, n), "head": head_size(p, n), "max_terms": p.max_terms,
+            "n": n}
 
 
 # Candidate chunks of the best documents: (chunk_id, document_id, doc_score, passage, best), best = the

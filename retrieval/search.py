@@ -160,9 +160,7 @@ def keyword_hits(
     document may match by its title alone). Only the top n are hydrated.
     """
     cond, fparams = where(filters)
-    values = fparams | doc_bm25.params_of(params) | {"ns": namespace_id, "query": query_text, "n": n}
-    values["pool"] = max(params.pool, n)
-    values["head"] = doc_bm25.head_size(params, n)
+    values = fparams | doc_bm25.params_of(params, n) | {"ns": namespace_id, "query": query_text}
     pick = sql.SQL("r.best") if unit == "document" else sql.SQL("(r.best OR r.passage > 0)")
     query = doc_bm25.candidates_sql(cond, not filters.is_empty(), unit) + sql.SQL(
         ", top AS (SELECT r.chunk_id, r.score FROM ranked r WHERE {pick} ORDER BY r.score DESC, r.chunk_id LIMIT %(n)s)"

@@ -209,7 +209,7 @@ def test_passages_probe_each_document_and_term_even_without_statistics(fresh_db:
                 for i in range(60)]
         upsert_documents(conn, Embedders.of(HashEmbedder()), who, docs, 32)
         cond, fparams = where(Filters())
-        values = fparams | doc_bm25.params_of(doc_bm25.DOC_PARAMS) | {"ns": who.namespace_id, "query": "cat sun", "n": 10}
+        values = fparams | doc_bm25.params_of(doc_bm25.DOC_PARAMS, 10) | {"ns": who.namespace_id, "query": "cat sun"}
         statement = sql.SQL("EXPLAIN (FORMAT JSON) ") + doc_bm25.candidates_sql(cond, False) + sql.SQL(
             " SELECT count(*) FROM ranked")
         plan = conn.execute(statement, values).fetchone()[0][0]["Plan"]
