@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,7 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """URL of a server to create test databases on (its maintenance database)."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
@@ -48,11 +50,16 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from agentmem.core.database import start_embedded
 
-    database = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
+    # Not under pytest's basetemp: the server runs as another system user, which pgserver lets through
+    # the folders above its data, and every pytest session starting on the machine makes
+    # /tmp/pytest-of-<user> private again (0700): a second suite at once stopped this one's server.
+    folder = Path(tempfile.mkdtemp(prefix="agentmem-test-pg-"))
+    database = start_embedded(folder / "pgdata")
     try:
         yield database.url
     finally:
         database.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
