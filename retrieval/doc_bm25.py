@@ -48,6 +48,7 @@ class DocParams:
     pool: int = 200  # documents whose chunks get a passage score, at most
     head: int = 10  # at least this many of the best documents are expanded first (see head_size)
     max_terms: int = 32  # a longer query is scored on its rarest this many lexemes (see query_terms)
+    scan_max: int = 10_000  # a namespace of at most this many chunks reads all the terms' postings once
 
 
 DOC_PARAMS = DocParams()
@@ -115,7 +116,7 @@ def params_of(p: DocParams, n: int) -> dict[str, Any]:
     """The statement's parameters for the top `n`: the pool holds at least n documents."""
     return {"k1": p.k1, "b": p.b, "wt": p.title_weight, "pk1": p.passage_k1, "pb": p.passage_b,
             "pw": p.passage_weight, "pool": max(p.pool, n), "head": head_size(p, n), "max_terms": p.max_terms,
-            "n": n}
+            "scan_max": p.scan_max, "n": n}
 
 
 # Candidate chunks of the best documents: (chunk_id, document_id, doc_score, passage, best), best = the
@@ -128,7 +129,7 @@ CANDIDATES_SQL = """
 WITH q AS (SELECT DISTINCT t.lexeme FROM unnest(to_tsvector('english', %(query)s)) AS t),
 st AS (SELECT documents::float8 AS n, greatest(body_terms::float8 / nullif(documents, 0), 1) AS avgdl,
               coalesce(title_terms::float8 / nullif(documents, 0), 0) AS avgtl,
-              greatest(total_terms::float8 / nullif(chunks, 0), 1) AS avgcl
+              greatest(total_terms::float8 / nullif(chunks, 0), 1) AS avgcl, chunks
        FROM namespace_stats WHERE namespace_id = %(ns)s),
 w AS MATERIALIZED (
     SELECT q.lexeme, ln(1 + (st.n - d.df + 0.5) / (d.df + 0.5)) AS idf FROM q CROSS JOIN st
@@ -154,12 +155,30 @@ tail AS MATERIALIZED (
     SELECT t.document_id, t.score FROM top_docs t WHERE t.r > %(head)s
       AND (%(pw)s < 0 OR t.score + %(pw)s * (%(pk1)s + 1) * (SELECT coalesce(sum(w.idf), 0) FROM w) + 1e-9
                          >= coalesce((SELECT bar.score FROM bar), 0))),
+small AS MATERIALIZED (SELECT coalesce((SELECT st.chunks FROM st), 0) <= %(scan_max)s AS yes),
+-- a small namespace: every posting of the terms scored once per chunk, then the chunks of the documents
+-- the measured largest passage bonus lets through (few postings: one pass costs less than the probes)
+post AS MATERIALIZED (
+    SELECT ct.chunk_id, sum({part}) AS passage
+    FROM w CROSS JOIN LATERAL (SELECT ct.chunk_id, ct.tf, ct.dl FROM chunk_terms ct
+                               WHERE ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme OFFSET 0) ct
+    CROSS JOIN st GROUP BY ct.chunk_id),
+pc AS MATERIALIZED (
+    SELECT c.id AS chunk_id, t.document_id, t.score AS doc_score FROM top_docs t JOIN chunks c ON c.document_id = t.document_id{chunk_cond}
+    WHERE %(pw)s < 0 OR t.score + %(pw)s * coalesce((SELECT max(passage) FROM post), 0) + 1e-9
+          >= coalesce((SELECT x.score FROM top_docs x WHERE x.r = greatest(%(n)s, 1)), 0)),
 passages AS (
-    SELECT * FROM head_passages
-    UNION ALL {tail_passages}
+    SELECT * FROM head_passages WHERE NOT (SELECT yes FROM small)
+    UNION ALL SELECT * FROM ({tail_passages}) x WHERE NOT (SELECT yes FROM small)
     UNION ALL
     SELECT f.id, p.document_id, p.score, 0 FROM (SELECT * FROM head UNION ALL SELECT * FROM tail) p
-    CROSS JOIN LATERAL (SELECT c.id FROM chunks c WHERE c.document_id = p.document_id{chunk_cond} ORDER BY c.id LIMIT 1) f),
+    CROSS JOIN LATERAL (SELECT c.id FROM chunks c WHERE c.document_id = p.document_id{chunk_cond} ORDER BY c.id LIMIT 1) f
+    WHERE NOT (SELECT yes FROM small)
+    UNION ALL
+    SELECT pc.chunk_id, pc.document_id, pc.doc_score, pm.passage FROM pc JOIN post pm ON pm.chunk_id = pc.chunk_id
+    WHERE (SELECT yes FROM small)
+    UNION ALL
+    SELECT min(pc.chunk_id), pc.document_id, min(pc.doc_score), 0 FROM pc WHERE (SELECT yes FROM small) GROUP BY pc.document_id),
 ranked AS (
     SELECT x.*, x.doc_score + %(pw)s * x.passage AS score,
            row_number() OVER (PARTITION BY x.document_id ORDER BY x.passage DESC, x.chunk_id) = 1 AS best
@@ -174,12 +193,15 @@ HEAD_DOCUMENTS = "(SELECT min(doc_score) AS doc_score, max(passage) AS passage F
 # sizes. With a plain join and statistics not yet gathered (a new database, a namespace just loaded)
 # it chose a scan of each document's postings of every term, ~100 ms a query for 400 documents.
 PASSAGES_SQL = """
-    SELECT ct.chunk_id, p.document_id, min(p.score) AS doc_score,
-           sum(w.idf * ct.tf * (%(pk1)s + 1) / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl))) AS passage
+    SELECT ct.chunk_id, p.document_id, min(p.score) AS doc_score, sum({part}) AS passage
     FROM {pool} p CROSS JOIN w
     CROSS JOIN LATERAL (SELECT ct.chunk_id, ct.tf, ct.dl FROM chunk_terms ct
                         WHERE ct.namespace_id = %(ns)s AND ct.lexeme = w.lexeme AND ct.document_id = p.document_id OFFSET 0) ct{filter_join}
     CROSS JOIN st GROUP BY ct.chunk_id, p.document_id"""
+
+
+# A term's part of a chunk's passage score (BM25 over the chunk, document idf).
+PART = sql.SQL("w.idf * ct.tf * (%(pk1)s + 1) / (ct.tf + %(pk1)s * (1 - %(pb)s + %(pb)s * ct.dl / st.avgcl))")
 
 
 def candidates_sql(filters_cond: sql.Composable, has_filters: bool, unit: str = "chunk") -> sql.Composed:
@@ -191,8 +213,9 @@ def candidates_sql(filters_cond: sql.Composable, has_filters: bool, unit: str = 
         cond=filters_cond) if has_filters else sql.SQL("")
 
     def passages(pool: str) -> sql.Composed:
-        return sql.SQL(PASSAGES_SQL.strip()).format(pool=sql.Identifier(pool), filter_join=filter_join)
+        return sql.SQL(PASSAGES_SQL.strip()).format(pool=sql.Identifier(pool), filter_join=filter_join, part=PART)
 
     return sql.SQL(CANDIDATES_SQL.strip()).format(
         doc_filter=doc_filter, chunk_cond=filters_cond, head_passages=passages("head"), tail_passages=passages("tail"),
+        part=PART,
         head_results=sql.SQL(HEAD_DOCUMENTS if unit == "document" else "head_passages"))
