@@ -13,11 +13,12 @@ import asyncio
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from agentmem.core.errors import Overloaded, RateLimited
+from agentmem.core.recent import RecentCache
 from agentmem.core.settings import Settings
 
 
@@ -225,25 +226,14 @@ class KeyCache:
     """Key hash -> namespace name, for admission only (the key lookup still decides who calls)."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._names: OrderedDict[bytes, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._names: RecentCache[bytes, str] = RecentCache(size)
 
     def get(self, key_hash: bytes) -> str | None:
-        with self._lock:
-            name = self._names.get(key_hash)
-            if name is not None:
-                self._names.move_to_end(key_hash)
-            return name
+        return self._names.get(key_hash)
 
     def forget(self, key_hash: bytes) -> None:
         """A key refused (revoked, expired): its requests are no longer counted in its namespace."""
-        with self._lock:
-            self._names.pop(key_hash, None)
+        self._names.pop(key_hash)
 
     def remember(self, key_hash: bytes, namespace: str) -> None:
-        with self._lock:
-            self._names[key_hash] = namespace
-            self._names.move_to_end(key_hash)
-            if len(self._names) > self.size:
-                self._names.popitem(last=False)
+        self._names.put(key_hash, namespace)

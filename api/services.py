@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg_pool import ConnectionPool
 
@@ -11,6 +11,7 @@ from agentmem.core.settings import Settings
 from agentmem.embeddings.models import Model
 from agentmem.embeddings.registry import Embedders
 from agentmem.jobs.context import JobContext
+from agentmem.retrieval.query_focus import WordCache, word_cache
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     default_model: Model  # the registry row of embedders.default: new namespaces start with it
     executor: Executor  # for overlapping I/O with embedding inside one request
+    common_words: WordCache = field(default_factory=word_cache)  # which query words are common where, lately
 
     @property
     def jobs(self) -> JobContext:

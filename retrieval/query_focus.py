@@ -14,6 +14,10 @@ key probe per (sampled document, query term) in document_terms. A word counts as
 at least COMMON_SHARE of the sampled documents, and only once there are MIN_DOCUMENTS of them (a
 handful of documents that all mention the subject are not yet a namespace whose every document
 does). A query made only of common words is embedded as written.
+
+The service keeps each word's answer per namespace for CACHE_SECONDS in the process (`word_cache`): a
+query whose words were all asked about recently costs no statement. A word that becomes common (or stops
+being common) is seen as such up to that long after; only the text embedded depends on it.
 """
 
 from __future__ import annotations
@@ -23,10 +27,18 @@ from typing import Any
 
 import psycopg
 
+from agentmem.core.recent import RecentCache
+
 COMMON_SHARE = 0.9
 SAMPLE_CHUNKS = 300
 MIN_DOCUMENTS = 50
 MAX_WORDS = 32
+# A word's answer is kept this long per process: on a chat namespace the lookup is ~2 ms of every query's
+# path before its embedding (docs/retrieval.md), and which words are common moves with many writes, not one.
+CACHE_SECONDS = 60.0
+CACHE_WORDS = 50_000  # (namespace, word) answers at most: ~10 MB, whatever words tenants send
+COMMON, DISTINCT, STOP = "common", "distinct", "stop"  # STOP: no lexeme (a stop word): never left out
+WordCache = RecentCache[tuple[int, str], str]
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")  # "Caroline's", "don't": one word each
 
@@ -71,16 +83,31 @@ def without_words(query: str, words: set[str]) -> str:
     return kept if _WORD.search(kept) else query
 
 
-def focused_query(conn: psycopg.Connection[Any], namespace_id: int, query: str) -> str:
-    """The text to embed for `query` in this namespace (see the module's docstring)."""
+def focused_query(conn: psycopg.Connection[Any], namespace_id: int, query: str,
+                  known: WordCache | None = None) -> str:
+    """The text to embed for `query` in this namespace (see the module's docstring). With `known` (the
+    process's word cache), only words it does not hold are looked up, and none when it holds them all."""
     words = words_of(query)
     if not words:
         return query
-    # Never a prepared statement: its generic plan (no values to estimate from) took 60-1,000 ms at 100k
-    # chunks where each call's own plan takes ~1-3 ms to make and ~1 ms to run.
-    rows = conn.execute(COMMON_WORDS_SQL, {"ns": namespace_id, "sample": SAMPLE_CHUNKS, "min_docs": MIN_DOCUMENTS,
-                                           "share": COMMON_SHARE, "words": words}, prepare=False).fetchall()
-    common = {word for word, is_common in rows if is_common}
-    if len(common) == len(rows):  # no word of substance would be left (or none is common)
+    kinds = {w: known.get((namespace_id, w)) for w in words} if known is not None else {}
+    missing = [w for w in words if kinds.get(w) is None]
+    if missing:
+        # Never a prepared statement: its generic plan (no values to estimate from) took 60-1,000 ms at 100k
+        # chunks where each call's own plan takes ~1-3 ms to make and ~1 ms to run.
+        rows = conn.execute(COMMON_WORDS_SQL, {"ns": namespace_id, "sample": SAMPLE_CHUNKS, "min_docs": MIN_DOCUMENTS,
+                                               "share": COMMON_SHARE, "words": missing}, prepare=False).fetchall()
+        found = {word: COMMON if is_common else DISTINCT for word, is_common in rows}
+        for w in missing:
+            kinds[w] = found.get(w, STOP)
+            if known is not None:
+                known.put((namespace_id, w), kinds[w])
+    common = {w for w in words if kinds[w] == COMMON}
+    if len(common) == sum(kinds[w] != STOP for w in words):  # no word of substance would be left (or none is common)
         return query
     return without_words(query, common)
+
+
+def word_cache() -> WordCache:
+    """A process's memory of which words are common where (CACHE_WORDS words, CACHE_SECONDS each)."""
+    return RecentCache(CACHE_WORDS, CACHE_SECONDS)

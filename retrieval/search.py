@@ -32,7 +32,7 @@ from agentmem.memory.namespaces import Principal
 from agentmem.retrieval import doc_bm25, fusion
 from agentmem.retrieval.filters import NO_FILTERS, Filters, where
 from agentmem.retrieval.fusion import Ranked
-from agentmem.retrieval.query_focus import focused_query
+from agentmem.retrieval.query_focus import WordCache, focused_query
 from agentmem.retrieval.strategies import Strategy, deep_enough, for_namespace
 from agentmem.retrieval.units import DOCUMENT_DEPTH, by_document
 
@@ -93,11 +93,12 @@ class QueryEmbedder:
 
     default: Model
     embed: Callable[[Model, str], np.ndarray]
+    common_words: WordCache | None = None  # the process's answers of retrieval/query_focus.py, if kept
 
 
-def query_embedder(embedders: Embedders, default: Model) -> QueryEmbedder:
+def query_embedder(embedders: Embedders, default: Model, common_words: WordCache | None = None) -> QueryEmbedder:
     return QueryEmbedder(default, lambda model, text: embedders.get(model.name, model.version).embed(
-        [text], query=True)[0])
+        [text], query=True)[0], common_words)
 
 
 def active_model_and_size(conn: psycopg.Connection[Any], namespace_id: int, default: Model) -> tuple[Model, int]:
@@ -243,13 +244,13 @@ def _vector_search(pool: Any, embedder: QueryEmbedder, plan: SearchPlan, timings
     with pool.connection() as conn:
         model, size = active_model_and_size(conn, plan.namespace_id, embedder.default)
         if qvec is None or qvec.model != model:
-            text = focused_query(conn, plan.namespace_id, plan.query)
+            text = focused_query(conn, plan.namespace_id, plan.query, embedder.common_words)
     timings.add("vector", started)
     for _ in range(3):
         if qvec is None or qvec.model != model:
             if text is None:
                 with pool.connection() as conn:
-                    text = focused_query(conn, plan.namespace_id, plan.query)
+                    text = focused_query(conn, plan.namespace_id, plan.query, embedder.common_words)
             started = time.perf_counter()
             qvec = QueryVector(model, embedder.embed(model, text))
             timings.add("embed", started)

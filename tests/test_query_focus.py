@@ -12,6 +12,7 @@ from hash_embedder import HashEmbedder
 from agentmem.embeddings.registry import Embedders
 from agentmem.memory.documents import DocumentInput, upsert_documents
 from agentmem.memory.namespaces import Principal, create_namespace, issue_key, resolve_key
+from agentmem.core.recent import RecentCache
 from agentmem.retrieval import query_focus
 from agentmem.retrieval.query_focus import focused_query, without_words
 
@@ -75,3 +76,44 @@ def test_the_sample_is_bounded_to_the_latest_chunks(conn, monkeypatch: pytest.Mo
     assert focused_query(conn, who.namespace_id, "Zed or Ana?") == "Zed or?"  # only the latest 100: all Ana
     monkeypatch.setattr(query_focus, "SAMPLE_CHUNKS", 200)
     assert focused_query(conn, who.namespace_id, "Zed or Ana?") == "Zed or Ana?"  # each in half of them
+
+
+def test_the_process_cache_answers_for_its_time_then_asks_again(conn) -> None:
+    who = _principal(conn, "cached")
+    _turns(conn, who, 80)
+    now = [0.0]
+    known = RecentCache(100, query_focus.CACHE_SECONDS, clock=lambda: now[0])
+    assert focused_query(conn, who.namespace_id, "What did Zed do with the guitar?", known) == "What did do with the guitar?"
+    assert known.get((who.namespace_id, "Zed")) == query_focus.COMMON
+    assert known.get((who.namespace_id, "What")) == query_focus.STOP  # a stop word: no lexeme
+    # 300 new turns without Zed: the latest chunks no longer all name him, but the answer is kept for its time
+    upsert_documents(conn, Embedders.of(HashEmbedder()), who,
+                     [DocumentInput(f"later:{i}", f"Ana: a quiet day {i}.") for i in range(300)], 64)
+    q = "What did Zed do with the guitar?"
+    assert focused_query(conn, who.namespace_id, q, known) == "What did do with the guitar?"
+    assert focused_query(conn, who.namespace_id, q) == q  # without the cache
+    now[0] = query_focus.CACHE_SECONDS
+    assert focused_query(conn, who.namespace_id, q, known) == q
+
+
+def test_cached_words_are_not_asked_again_and_namespaces_are_apart(conn) -> None:
+    a, b = _principal(conn, "a"), _principal(conn, "b")
+    _turns(conn, a, 80)
+    _turns(conn, b, 80)
+    known = query_focus.word_cache()
+    known.put((a.namespace_id, "guitar"), query_focus.COMMON)  # a planted answer: the cache is believed
+    assert focused_query(conn, a.namespace_id, "Zed guitar chess", known) == "chess"
+    assert focused_query(conn, b.namespace_id, "Zed guitar chess", known) == "guitar chess"  # b asks for itself
+    # a query of cached words only, all of them common, is embedded as written, as without the cache
+    assert focused_query(conn, a.namespace_id, "Zed guitar", known) == "Zed guitar"
+    assert known.get((a.namespace_id, "chess")) == query_focus.DISTINCT
+
+
+def test_the_service_keeps_a_word_cache_per_process(client, tenant) -> None:
+    services = client.app.state.services
+    assert len(services.common_words) == 0
+    r = client.post("/search", headers=tenant.headers, json={"query": "Which zebra crossed?"})
+    assert r.status_code == 200, r.text
+    assert len(services.common_words) == 3  # "Which" (a stop word), "zebra", "crossed"
+    client.post("/context/assemble", headers=tenant.headers, json={"query": "zebra crossed", "budget_tokens": 500})
+    assert len(services.common_words) == 3

@@ -13,6 +13,7 @@ from agentmem.memory.namespaces import Principal
 from agentmem.api import tracing
 from agentmem.api.deps import ConnDep, ReadDep, ServicesDep, require_role
 from agentmem.api.pending_traces import PENDING
+from agentmem.api.services import Services
 from agentmem.api.schemas.retrieval import (
     AssembleIn, AssembleOut, ContextItemOut, DroppedOut, FiltersIn, RetrievalDefaults, RetrieverScore, ScoresOut,
     SearchHitOut, SearchIn, SearchOut, SectionOut, TraceOut,
@@ -25,7 +26,7 @@ from agentmem.retrieval.budget import Reserve
 from agentmem.retrieval.expansion import expansion_of
 from agentmem.retrieval.filters import Filters, TrustFloor
 from agentmem.retrieval.packing import trust_of
-from agentmem.retrieval.search import SearchRequest, find, query_embedder
+from agentmem.retrieval.search import QueryEmbedder, SearchRequest, find, query_embedder
 
 router = APIRouter(tags=["retrieval"])
 
@@ -53,7 +54,7 @@ def search(body: SearchIn, who: ReadDep, services: ServicesDep) -> SearchOut:
         rrf_k=body.rrf_k, weights=body.weights.model_dump(exclude_none=True) if body.weights else None,
         unit=body.unit,
     )
-    found = find(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
+    found = find(services.pool, _query_embedder(services), services.executor,
                  services.settings.exact_search_max_chunks, who, req)
     out = []
     rules = parse_rules(who.trust)
@@ -78,7 +79,7 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
         strategy=body.strategy, as_messages=body.format == "messages", exclude_flagged=body.exclude_flagged,
         min_trust=body.min_trust, trace_id=tracing.assemble_trace_id(request.scope),
     )
-    a = assemble(services.pool, query_embedder(services.embedders, services.default_model), services.executor,
+    a = assemble(services.pool, _query_embedder(services), services.executor,
                  services.settings.exact_search_max_chunks, who, req, expansion_of(services.settings))
     tracing.record_assemble(request.scope, request.app.state.tracing, who.namespace, req, a)
     # The trace row is written once the response is sent: the caller does not wait for its insert (a GET
@@ -101,6 +102,11 @@ def assemble_context(body: AssembleIn, who: ReadDep, services: ServicesDep, requ
         dropped=[DroppedOut(id=d.id, tier=d.tier, reason=d.reason) for d in a.dropped],  # type: ignore[arg-type]
         trace_id=a.trace_id, timings_ms=a.timings,
     )
+
+
+def _query_embedder(services: Services) -> QueryEmbedder:
+    """The namespace's model embeds the query; the process's word cache spares repeated lookups."""
+    return query_embedder(services.embedders, services.default_model, services.common_words)
 
 
 def _write_trace(pool: Any, who: Principal, req: AssembleRequest, a: Assembled) -> None:
