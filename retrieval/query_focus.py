@@ -37,6 +37,7 @@ MAX_WORDS = 32
 # path before its embedding (docs/retrieval.md), and which words are common moves with many writes, not one.
 CACHE_SECONDS = 60.0
 CACHE_WORDS = 50_000  # (namespace, word) answers at most: ~10 MB, whatever words tenants send
+CACHE_WORD_CHARS = 40  # a longer word is asked about each time: 50,000 words of 10,000 characters would be 500 MB
 COMMON, DISTINCT, STOP = "common", "distinct", "stop"  # STOP: no lexeme (a stop word): never left out
 WordCache = RecentCache[tuple[int, str], str]
 
@@ -100,7 +101,7 @@ def focused_query(conn: psycopg.Connection[Any], namespace_id: int, query: str,
         found = {word: COMMON if is_common else DISTINCT for word, is_common in rows}
         for w in missing:
             kinds[w] = found.get(w, STOP)
-            if known is not None:
+            if known is not None and len(w) <= CACHE_WORD_CHARS:
                 known.put((namespace_id, w), kinds[w])
     common = {w for w in words if kinds[w] == COMMON}
     if len(common) == sum(kinds[w] != STOP for w in words):  # no word of substance would be left (or none is common)

@@ -107,6 +107,10 @@ def test_cached_words_are_not_asked_again_and_namespaces_are_apart(conn) -> None
     # a query of cached words only, all of them common, is embedded as written, as without the cache
     assert focused_query(conn, a.namespace_id, "Zed guitar", known) == "Zed guitar"
     assert known.get((a.namespace_id, "chess")) == query_focus.DISTINCT
+    # a long word is looked up every time, never held: the cache's memory is bounded by words of bounded length
+    long_word = "x" * (query_focus.CACHE_WORD_CHARS + 1)
+    focused_query(conn, a.namespace_id, f"chess {long_word}", known)
+    assert known.get((a.namespace_id, long_word)) is None and len(known) == 6  # Zed, guitar, chess in a and b
 
 
 def test_the_service_keeps_a_word_cache_per_process(client, tenant) -> None:
