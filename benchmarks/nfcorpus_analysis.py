@@ -3,7 +3,9 @@
 Each configuration tokenises title + text (one field, as Lucene's BEIR indexes do) with PostgreSQL's
 text search (`english`: snowball stemmer and PostgreSQL's 127 stop words; `english_nostop`: the same
 stemmer, no stop words; `lucene_stop`: the same stemmer, only Lucene's 33 English stop words;
-`simple`: no stemming, no stop words), then scores the split's queries with BM25 in Python
+`simple`: no stemming, no stop words; `english_porter`: the original Porter stemmer, which PostgreSQL's
+snowball template also carries, with PostgreSQL's stop words; `porter_lucene_stop`: Porter and Lucene's
+33 stop words, i.e. the analysis of Lucene's EnglishAnalyzer and Anserini's BEIR runs), then scores the split's queries with BM25 in Python
 (bm25.score). No HTTP and no service tables: it only needs a PostgreSQL (the study creates one
 text search dictionary and configuration in it). Tune on dev only.
 Run: `python -m benchmarks.nfcorpus_analysis --database-url URL [--split dev] [--k1 0.9 --b 0.4]`.
@@ -33,6 +35,16 @@ DO $$ BEGIN
         CREATE TEXT SEARCH CONFIGURATION english_nostop (COPY = english);
         ALTER TEXT SEARCH CONFIGURATION english_nostop ALTER MAPPING
             FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH english_stem_nostop;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'porter_stem') THEN
+        CREATE TEXT SEARCH DICTIONARY porter_stem (TEMPLATE = snowball, Language = porter, StopWords = english);
+        CREATE TEXT SEARCH CONFIGURATION english_porter (COPY = english);
+        ALTER TEXT SEARCH CONFIGURATION english_porter ALTER MAPPING
+            FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH porter_stem;
+        CREATE TEXT SEARCH DICTIONARY porter_stem_nostop (TEMPLATE = snowball, Language = porter);
+        CREATE TEXT SEARCH CONFIGURATION porter_nostop (COPY = english);
+        ALTER TEXT SEARCH CONFIGURATION porter_nostop ALTER MAPPING
+            FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH porter_stem_nostop;
     END IF;
 END $$;
 """
@@ -85,12 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     qids = sorted(qrels)
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(SETUP)
-        stop = set(lexemes(conn, "english_nostop", [" ".join(LUCENE_STOP)])[0])
-        for config in ("english", "english_nostop", "lucene_stop", "simple"):
-            source = "english_nostop" if config == "lucene_stop" else config
+        for config in ("english", "english_porter", "porter_lucene_stop", "english_nostop", "lucene_stop", "simple"):
+            source = {"lucene_stop": "english_nostop", "porter_lucene_stop": "porter_nostop"}.get(config, config)
             docs = lexemes(conn, source, [f"{d['title']} {d['text']}" for d in corpus])
             queries = lexemes(conn, source, [texts[q] for q in qids])
-            if config == "lucene_stop":
+            if config.endswith("lucene_stop"):
+                stop = set(lexemes(conn, source, [" ".join(LUCENE_STOP)])[0])
                 docs = [{t: f for t, f in d.items() if t not in stop} for d in docs]
                 queries = [{t: f for t, f in q.items() if t not in stop} for q in queries]
             nd, rc = evaluate(docs, [d["_id"] for d in corpus], queries, qids, qrels, args.k1, args.b)
