@@ -70,7 +70,7 @@ class BodyLimit:
             await self._refuse(send)
 
     def _message(self) -> str:
-        return f"request body is over {self.max_bytes:,} bytes; send less per request"
+        return f"request body is over {self.max_bytes:,} bytes (AGENTMEM_MAX_BODY_BYTES); send less per request"
 
     async def _refuse(self, send: Send) -> None:
         import json

@@ -115,9 +115,11 @@ def require_admin(request: Request, credentials: Credentials) -> None:
 AdminDep = Depends(require_admin)
 
 
-def check_size(value: int, limit: int, what: str) -> None:
+def check_size(value: int, limit: int, what: str, setting: str) -> None:
+    """413 when a text (or a batch) is longer than its setting allows; the message names the setting."""
     if value > limit:
-        raise PayloadTooLarge(f"{what} is {value:,} long; the limit is {limit:,} (split it, or raise the setting)")
+        raise PayloadTooLarge(f"{what} is {value:,} long; the limit is {limit:,} ({setting}): split it,"
+                              " or have the operator raise the setting")
 
 
 def document_texts(body: Any, settings: Settings) -> list[str]:

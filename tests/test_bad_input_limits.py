@@ -41,7 +41,8 @@ OVER_LIMIT = [  # LIMITS: 100 characters of text, 50 of scratchpad
 def test_text_above_the_limit_is_413(call: tuple[str, str], limited: Seed, db: psycopg.Connection[Any]) -> None:
     with unchanged(db):
         for method, path, body in cases_of(OVER_LIMIT, call):
-            refused(limited.send(method, path, body), 413, "payload_too_large", "the limit is", "split it")
+            setting = "AGENTMEM_MAX_SCRATCHPAD_CHARS" if path.endswith("/scratchpad") else "AGENTMEM_MAX_TEXT_CHARS"
+            refused(limited.send(method, path, body), 413, "payload_too_large", "the limit is", "split it", setting)
 
 
 def test_text_at_the_limit_is_accepted(limited: Seed) -> None:
@@ -58,7 +59,7 @@ def test_batch_above_max_documents_is_413_and_writes_none(limited: Seed, db: psy
     docs = [{"source_uri": f"b:{i}", "text": f"text {i}"} for i in range(6)]
     with unchanged(db):
         refused(limited.send("POST", "/documents/batch", {"documents": docs}), 413, "payload_too_large",
-                "batch", "the limit is 5")
+                "batch", "the limit is 5", "AGENTMEM_MAX_BATCH_DOCUMENTS")
     r = limited.send("POST", "/documents/batch", {"documents": docs[:5]})
     assert r.status_code == 200 and [x["status"] for x in r.json()["results"]] == ["created"] * 5
 
@@ -72,7 +73,8 @@ def test_body_above_max_body_bytes_is_413(limited: Seed, db: psycopg.Connection[
 
     with unchanged(db):
         # With a Content-Length, refused before reading; without (chunked), refused while reading.
-        refused(limited.send("PUT", "/documents", content=big), 413, "payload_too_large", "over 4,096 bytes")
+        refused(limited.send("PUT", "/documents", content=big), 413, "payload_too_large", "over 4,096 bytes",
+                "AGENTMEM_MAX_BODY_BYTES")
         r = limited.client.put("/documents", content=chunked(big),
                                headers={**limited.tenant.headers, "content-type": "application/json"})
         refused(r, 413, "payload_too_large", "over 4,096 bytes")
@@ -207,7 +209,7 @@ def test_bad_batch_items_fail_alone(limited: Seed, db: psycopg.Connection[Any]) 
             {"source_uri": "b:other", "text": "another good one"}]
     results = limited.send("POST", "/documents/batch", {"documents": more}).json()["results"]
     assert [x["status"] for x in results] == ["error", "error", "created"]
-    assert "101 characters; the limit is 100" in results[0]["error"]
+    assert "101 characters; the limit is 100 (AGENTMEM_MAX_TEXT_CHARS)" in results[0]["error"]
     assert "text" in results[1]["error"] and "empty" in results[1]["error"]
     uris = db.execute("SELECT source_uri FROM documents WHERE source_uri LIKE 'b:%' ORDER BY 1").fetchall()
     assert uris == [("b:good",), ("b:other",)]

@@ -98,6 +98,12 @@ def test_agent_loop_end_to_end(service: Running) -> None:
 
         found = mem.search("BM25 term frequency", k=3, explain=True)
         assert found.results[0].source_uri == "notes://bm25" and found.results[0].scores is not None
+        long = mem.documents.upsert("notes://bm25-long", " ".join(
+            f"Note {i}: BM25 saturates term frequency with k1 and normalises length with b." for i in range(60)))
+        assert long.chunks > 1
+        chunks = [h.document_id for h in mem.search("BM25 saturates term frequency", k=10).results]
+        documents = [h.document_id for h in mem.search("BM25 saturates term frequency", k=10, unit="document").results]
+        assert chunks.count(long.id) > 1 and documents.count(long.id) == 1 and len(set(documents)) == len(documents)
 
         done = mem.tasks.complete(task.id, outcome="explained")
         assert done.task.status == "completed" and mem.tasks.get(task.id).completed_at is not None

@@ -55,7 +55,7 @@ def _policy(who: Principal) -> Policy:
 @router.put("/documents", response_model=UpsertOut, dependencies=[IngestDep])
 def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> UpsertOut:
     """Identical content answers 'unchanged'; changed content replaces the chunks in one transaction."""
-    check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    check_size(len(body.text), services.settings.max_text_chars, "text (characters)", "AGENTMEM_MAX_TEXT_CHARS")
     check_document(body.metadata, body.context, services.settings)
     doc, screened = _to_input(body, _policy(who), who)
     [result] = documents.upsert_pooled(
@@ -69,7 +69,7 @@ def put_document(body: DocumentIn, who: AgentDep, services: ServicesDep) -> Upse
 def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
     """Each item is validated and written on its own, and answered on its own."""
     limit = services.settings.max_batch_documents
-    check_size(len(body.documents), limit, "the batch (documents)")
+    check_size(len(body.documents), limit, "the batch (documents)", "AGENTMEM_MAX_BATCH_DOCUMENTS")
     results: list[BatchItemOut | None] = [None] * len(body.documents)
     valid: list[tuple[int, documents.DocumentInput, Screened]] = []
     policy = _policy(who)
@@ -89,7 +89,8 @@ def put_batch(body: BatchIn, who: AgentDep, services: ServicesDep) -> BatchOut:
         if len(item.text) > services.settings.max_text_chars:
             results[i] = BatchItemOut(
                 index=i, source_uri=uri, status="error",
-                error=f"text is {len(item.text):,} characters; the limit is {services.settings.max_text_chars:,}",
+                error=f"text is {len(item.text):,} characters; the limit is {services.settings.max_text_chars:,}"
+                      " (AGENTMEM_MAX_TEXT_CHARS): split it into several documents",
             )
             continue
         problem = document_problem(item.metadata, item.context, services.settings)
@@ -135,7 +136,7 @@ def delete_document(doc_id: uuid.UUID, conn: ConnDep, who: AgentDep) -> Receipt:
 
 @router.post("/memories", status_code=201, response_model=UpsertOut)
 def add_memory(body: MemoryIn, conn: ConnDep, who: AgentDep, services: ServicesDep) -> UpsertOut:
-    check_size(len(body.text), services.settings.max_text_chars, "text (characters)")
+    check_size(len(body.text), services.settings.max_text_chars, "text (characters)", "AGENTMEM_MAX_TEXT_CHARS")
     origin = declared_origin(who.role, body.origin)
     screened = screen_write({"text": body.text, "source": body.source}, _policy(who))
     result = long_term.add_memory(

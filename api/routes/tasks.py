@@ -34,7 +34,7 @@ def _check_pinned_size(goal: str, constraints: list[str], pinned: list[dict[str,
     check_count(len(pinned), settings.max_pinned_items, "pinned items", "AGENTMEM_MAX_PINNED_ITEMS")
     check_count(len(constraints), settings.max_constraints, "constraints", "AGENTMEM_MAX_CONSTRAINTS")
     size = len(goal) + sum(map(len, constraints)) + sum(len(p["text"]) for p in pinned)
-    check_size(size, settings.max_text_chars, "the task's pinned context (characters)")
+    check_size(size, settings.max_text_chars, "the task's pinned context (characters)", "AGENTMEM_MAX_TEXT_CHARS")
 
 
 @router.post("", status_code=201, response_model=TaskOut)
@@ -76,11 +76,13 @@ def delete_task(task_id: uuid.UUID, conn: ConnDep, who: TaskDeleterDep) -> Recei
 
 @router.post("/{task_id}/scratchpad", status_code=201, response_model=EntryOut)
 def add_entry(task_id: uuid.UUID, body: EntryIn, who: AgentDep, services: ServicesDep) -> EntryOut:
-    check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)")
+    check_size(len(body.content), services.settings.max_scratchpad_chars, "content (characters)",
+               "AGENTMEM_MAX_SCRATCHPAD_CHARS")
     check_count(len(body.citations), services.settings.max_citations_per_entry, "citations",
                 "AGENTMEM_MAX_CITATIONS_PER_ENTRY")
     if body.summary is not None:
-        check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)")
+        check_size(len(body.summary), services.settings.max_scratchpad_chars, "summary (characters)",
+                   "AGENTMEM_MAX_SCRATCHPAD_CHARS")
     origin = declared_origin(who.role, body.origin)
     screened = screen_write(
         {"content": body.content, "summary": body.summary,
@@ -107,7 +109,8 @@ def complete_task(
     task_id: uuid.UUID, body: CompleteIn, conn: ConnDep, who: AgentDep, services: ServicesDep
 ) -> CompleteOut:
     if body.summary is not None:
-        check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)")
+        check_size(len(body.summary), services.settings.max_text_chars, "summary (characters)",
+                   "AGENTMEM_MAX_TEXT_CHARS")
     origin = declared_origin(who.role, body.origin)
     screened = screen_write({"summary": body.summary, "outcome": body.outcome}, Policy.from_settings(who.screening))
     task, written, text = long_term.complete_task(

@@ -55,10 +55,12 @@ class _Surface(Bound[M]):
     def search(self, query: str, *, k: int | None = None, mode: Literal["hybrid", "vector", "keyword"] | None = None,
                strategy: Strategy | None = None, rrf_k: float | None = None,
                weights: Mapping[str, float] | None = None, filters: Filters | None = None,
-               explain: bool | None = None, min_trust: TrustLevel | None = None) -> Req:
-        """Hybrid search over long-term memory (explain=True: each retriever's rank and score)."""
+               explain: bool | None = None, min_trust: TrustLevel | None = None,
+               unit: Literal["chunk", "document"] | None = None) -> Req:
+        """Hybrid search over long-term memory (explain=True: each retriever's rank and score; unit="document":
+        one result per document, its best chunk)."""
         return Req(json=body(query=query, k=k, mode=mode, strategy=strategy, rrf_k=rrf_k, weights=weights,
-                             filters=filters, explain=explain, min_trust=min_trust))
+                             filters=filters, explain=explain, min_trust=min_trust, unit=unit))
 
     @endpoint("GET", "/freshness", Freshness)
     def freshness(self, *, worst: int | None = None) -> Req:
