@@ -43,6 +43,9 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[int, str, 
             msg = "required field is missing" if where != "body" else "a JSON object body is required"
         elif kind == "model_attributes_type" and where == "body":
             msg = "the body must be a JSON object, sent with 'Content-Type: application/json'"
+        elif kind == "too_long" and isinstance(e.get("input"), str):  # Pydantic says "items" for strings too
+            ctx = e.get("ctx") or {}
+            msg = f"{ctx.get('actual_length', len(e['input'])):,} characters; at most {ctx.get('max_length'):,} are accepted"
         details.append({"field": where, "message": msg})
     text = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return 422, text or "invalid request", details

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -90,6 +91,45 @@ def test_wrong_type_is_422_naming_the_field(call: tuple[str, str], seed: Seed, d
     with unchanged(db):
         for method, path, body, field in cases_of(WRONG_TYPES, call):
             invalid(seed.send(method, path, body), field)
+
+
+FAR_TIMES = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00")  # years 10000 and 0 in UTC
+
+
+def test_a_time_outside_years_1_to_9999_in_utc_is_422(seed: Seed, db: psycopg.Connection[Any]) -> None:
+    """PostgreSQL would store it and no read could load it back: every later read of the row was a 500."""
+    with unchanged(db):
+        for t in FAR_TIMES:
+            invalid(seed.send("PUT", "/documents", {"source_uri": "u:far", "text": "t", "source_updated_at": t}),
+                    "source_updated_at", "years 1-9999")
+            invalid(seed.send("POST", "/admin/namespaces/{ns}/keys", {"label": "l", "expires_at": t}),
+                    "expires_at", "years 1-9999")
+            invalid(seed.send("POST", "/search", {"query": "q", "filters": {"source_updated_at": {"gte": t}}}),
+                    "filters.source_updated_at.gte", "years 1-9999")
+            r = seed.send("POST", "/documents/batch",
+                          {"documents": [{"source_uri": "u:far", "text": "t", "source_updated_at": t}]})
+            assert r.status_code == 200 and r.json()["results"][0]["status"] == "error", r.text
+            assert "years 1-9999" in r.json()["results"][0]["error"]
+    edge = seed.send("PUT", "/documents", {"source_uri": "u:edge", "text": "t", "source_updated_at": "9999-12-31T23:59:59Z"})
+    assert edge.status_code == 200, edge.text
+    assert seed.send("GET", f"/documents/{edge.json()['id']}").json()["source_updated_at"].startswith("9999-12-31T23:59:59")
+
+
+def test_a_string_too_long_is_counted_in_characters(seed: Seed, db: psycopg.Connection[Any]) -> None:
+    with unchanged(db):  # Pydantic's own message says "items", as for a list
+        invalid(seed.send("POST", "/search", {"query": "q" * 10_001}), "query", "10,001 characters", "at most 10,000")
+        invalid(seed.send("PUT", "/documents", {"source_uri": "u" * 2_001, "text": "t"}), "source_uri", "characters")
+
+
+def test_migration_0020_makes_a_far_time_stored_earlier_readable(seed: Seed, db: psycopg.Connection[Any]) -> None:
+    for table, key in (("documents", "id"), ("chunks", "document_id")):
+        db.execute(f"UPDATE {table} SET source_updated_at = '10000-01-01 00:00:00+00' WHERE {key} = %s", (seed.doc,))
+    assert seed.send("GET", f"/documents/{seed.doc}").status_code == 500  # what such a row did
+    assert seed.send("POST", "/search", {"query": "First sentence"}).status_code == 500
+    db.execute((Path(__file__).resolve().parent.parent / "migrations" / "0020_times_readable.sql").read_text())
+    r = seed.send("GET", f"/documents/{seed.doc}")
+    assert r.status_code == 200 and r.json()["source_updated_at"].startswith("9999-12-31T23:59:59"), r.text
+    assert seed.send("POST", "/search", {"query": "First sentence"}).status_code == 200
 
 
 def test_wrong_query_parameter_type(seed: Seed, db: psycopg.Connection[Any]) -> None:

@@ -62,8 +62,17 @@ def _not_blank(v: str) -> str:
 
 
 def _utc(v: datetime | None) -> datetime | None:
-    if v is not None and v.tzinfo is None:
-        return v.replace(tzinfo=timezone.utc)  # a naive timestamp is taken as UTC
+    """A naive timestamp is taken as UTC. One that falls outside years 1-9999 once in UTC
+    ("9999-12-31T23:59:59-14:00") is refused: PostgreSQL would store it, and no read could load it back."""
+    if v is None:
+        return v
+    if v.tzinfo is None:
+        return v.replace(tzinfo=timezone.utc)
+    try:
+        v.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("falls outside the years 1-9999 once converted to UTC;"
+                         " send a time between 0001-01-01 and 9999-12-31 in UTC") from None
     return v
 
 
