@@ -247,3 +247,31 @@ def test_a_tool_call_is_admitted_once_under_the_api_limits(fresh_db: str, embedd
 def _put(base: str, headers: dict[str, str], body: dict[str, Any]) -> httpx.Response:
     with httpx.Client(base_url=base, timeout=120) as c:
         return c.put("/documents", json=body, headers=headers)
+
+
+def test_a_number_json_cannot_hold_is_a_tool_error_naming_the_argument(running: Running, alpha: dict[str, str]) -> None:
+    """NaN or Infinity parse (Python's JSON reads them) but cannot be sent on to the API: a tool error, no trace."""
+    headers = {**alpha, "content-type": "application/json", "accept": "application/json, text/event-stream"}
+    with httpx.Client(base_url=running.base_url, headers=headers, timeout=60) as http:
+        for tool, arguments, where in (
+                ("search_memory", '{"query": "x", "k": NaN}', "arguments.k"),
+                ("assemble_context", '{"query": "x", "budget_tokens": 1e400}', "arguments.budget_tokens"),
+                ("add_memory", '{"source_uri": "u", "text": "t", "metadata": {"a": -Infinity}}', "arguments.metadata.a")):
+            raw = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "%s", "arguments": %s}}'
+            r = http.post("/mcp", content=raw % (tool, arguments))
+            assert r.status_code == 200, r.text
+            result = r.json()["result"]
+            assert result["isError"] is True and where in result["content"][0]["text"], result
+            assert "finite number" in result["content"][0]["text"]
+
+
+def test_a_body_over_the_sdks_4_mib_reaches_the_api(running: Running, alpha: dict[str, str]) -> None:
+    """/mcp has the API's body limit (AGENTMEM_MAX_BODY_BYTES, 32 MiB), not the SDK's 4 MiB plain-text 413."""
+    headers = {**alpha, "content-type": "application/json", "accept": "application/json, text/event-stream"}
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": "search_memory", "arguments": {"query": "x", "padding": "p" * (5 << 20)}}}
+    with httpx.Client(base_url=running.base_url, headers=headers, timeout=60) as http:
+        r = http.post("/mcp", content=json.dumps(message))
+    assert r.status_code == 200, r.text[:300]
+    result = r.json()["result"]
+    assert result["isError"] is True and "padding" in result["content"][0]["text"], str(result)[:300]

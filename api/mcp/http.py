@@ -49,11 +49,14 @@ def _admitted(app: ASGIApp) -> ASGIApp:
 class McpEndpoint:
     """The MCP server of one app, its session manager (run in the app's lifespan) and its API client."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         transport = httpx.ASGITransport(app=_admitted(app), raise_app_exceptions=False)
         self.client = httpx.AsyncClient(transport=transport, base_url="http://agentmem.internal", timeout=None)
         self.server = build_server(self._send)
-        self.manager = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
+        # The app's own body limit (AGENTMEM_MAX_BODY_BYTES, a 413 naming it) has already applied to /mcp;
+        # the SDK's (4 MiB by default, a plain-text 413) would refuse what the API accepts.
+        self.manager = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True,
+                                                    max_request_body_size=max_body_bytes)
 
     async def _send(self, request: ApiRequest, ctx: ServerRequestContext[Any, Any]) -> httpx.Response:
         authorization = ctx.request.headers.get("authorization") if ctx.request is not None else None

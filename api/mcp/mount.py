@@ -49,7 +49,7 @@ class LazyMcp:
                     if self._group is None:
                         raise RuntimeError("/mcp needs the app's lifespan running")
                     http = await anyio.to_thread.run_sync(importlib.import_module, "agentmem.api.mcp.http")
-                    endpoint = http.McpEndpoint(self.app)
+                    endpoint = http.McpEndpoint(self.app, self.app.state.settings.max_body_bytes)
                     await self._group.start(_serve, endpoint)
                     self._endpoint = endpoint
         return self._endpoint

@@ -18,6 +18,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
 from agentmem.api.mcp.tools import BY_NAME, TOOLS, ApiRequest, ToolInputError, ToolSpec
+from agentmem.api.schemas.base import unstorable
 
 Send = Callable[[ApiRequest, ServerRequestContext[Any, Any]], Awaitable[httpx.Response]]
 
@@ -81,8 +82,12 @@ def build_server(send: Send, *, name: str = "agentmem", version: str = "0.1.0") 
         spec = BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool {params.name!r}; tools/list names the tools")
+        arguments = dict(params.arguments or {})
+        problem = unstorable(arguments, "arguments")  # NaN or Infinity cannot even be sent on to the API as JSON
+        if problem:
+            return tool_error(problem)
         try:
-            request = spec.request(dict(params.arguments or {}))
+            request = spec.request(arguments)
         except ToolInputError as exc:
             return tool_error(exc.message)
         try:
