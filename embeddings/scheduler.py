@@ -7,7 +7,8 @@ of the model, each round the worker:
    together, `query_batch` texts per forward pass;
 2. then embeds one slice of bulk work (document chunks, scratchpad entries, re-embedding batches),
    taken from the namespaces with bulk work in turn (round-robin), so one tenant's 30,000-chunk
-   upload does not hold up another's 50-chunk upsert. A slice is at most `slice_texts` texts, and
+   upload does not hold up another's 50-chunk upsert; within a namespace its requests take turns
+   too, so an agent's one-text note does not wait for its own namespace's upload to finish. A slice is at most `slice_texts` texts, and
    fewer when the model's recent bulk speed says they would take over `slice_seconds` (long chunks,
    a busy CPU): the slice bounds how long a query waits, in time rather than in texts.
 
@@ -307,7 +308,9 @@ class EmbedScheduler:
 
     def _take_slice(self) -> list[_Part]:
         """The next texts of the namespace whose turn it is (several of its requests if small): at most
-        slice_texts, and no more characters than the model embeds in slice_seconds (at least one text)."""
+        slice_texts, and no more characters than the model embeds in slice_seconds (at least one text).
+        A request left unfinished goes to the back of its namespace's lane: the next turn starts with
+        the request behind it."""
         if not self._lanes:
             return []
         namespace, lane = next(iter(self._lanes.items()))
@@ -326,6 +329,8 @@ class EmbedScheduler:
             r.taken = end
             if end == len(r.texts):
                 lane.popleft()
+        if parts and lane and lane[0] is parts[-1][0]:
+            lane.rotate(-1)
         if lane:
             self._lanes.move_to_end(namespace)  # its turn is over: every other namespace goes first
         else:

@@ -179,6 +179,25 @@ def test_bulk_work_of_two_namespaces_is_served_in_turn() -> None:
     assert [call[0][0] for call in model.calls] == list("aababababb")
 
 
+def test_requests_of_one_namespace_take_turns() -> None:
+    """An agent's note does not wait for its own namespace's upload to finish (78 s behind two abandoned
+    1M-character uploads, before): after each slice an unfinished request goes behind the others."""
+    model = HeldModel()
+    s = scheduler(model)
+    upload = [f"upload {i:02}" for i in range(20)]
+    with ThreadPoolExecutor(3) as pool:
+        big = pool.submit(s.submit, upload, "ns")
+        assert model.entered.wait(WAIT)
+        note = pool.submit(s.submit, ["note"], "ns")
+        until(lambda: s.stats().depth["bulk"] == 17)
+        model.release.set()
+        assert note.result(WAIT)[0, 0] == len("note")
+        assert big.result(WAIT)[:, 0].tolist() == lengths(upload)
+    # the upload's first slice (running when the note came), one more slice of it, then the note's turn
+    assert [c.count("note") for c in model.calls] == [0, 0, 1, 0, 0, 0]
+    assert sum(len(c) for c in model.calls) == 21
+
+
 def test_small_requests_of_one_namespace_share_a_slice() -> None:
     model = HeldModel()
     s = scheduler(model)
