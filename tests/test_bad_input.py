@@ -121,6 +121,18 @@ def test_a_string_too_long_is_counted_in_characters(seed: Seed, db: psycopg.Conn
         invalid(seed.send("PUT", "/documents", {"source_uri": "u" * 2_001, "text": "t"}), "source_uri", "characters")
 
 
+def test_invisible_characters_only_are_as_empty_as_nothing(seed: Seed, db: psycopg.Connection[Any]) -> None:
+    """A citation of "\u200b" is no source: it would hide an unsourced claim from the self-check."""
+    with unchanged(db):
+        invalid(seed.send("POST", "/tasks/{task}/scratchpad",
+                          {"kind": "fact", "content": "The moon is cheese.", "citations": [{"source": "\u200b"}]}),
+                "citations.0.source", "invisible")
+        invalid(seed.send("POST", "/tasks", {"goal": "\u200b\ufeff \U000e0041"}), "goal", "invisible")
+        invalid(seed.send("POST", "/tasks", {"goal": "g", "constraints": ["\u2060"]}), "constraints", "invisible")
+    r = seed.send("POST", "/tasks", {"goal": "\u200bvisible"})
+    assert r.status_code == 201, r.text
+
+
 def test_migration_0020_makes_a_far_time_stored_earlier_readable(seed: Seed, db: psycopg.Connection[Any]) -> None:
     for table, key in (("documents", "id"), ("chunks", "document_id")):
         db.execute(f"UPDATE {table} SET source_updated_at = '10000-01-01 00:00:00+00' WHERE {key} = %s", (seed.doc,))

@@ -55,9 +55,22 @@ class Input(BaseModel):
         return data
 
 
+# Characters that show nothing: zero-width and joiners, bidirectional marks and isolates, the soft hyphen,
+# word joiner and invisible operators, the byte-order mark, and the tag block (text hidden from a reader
+# but read by a model). A value of only these and whitespace is as empty as "": a citation source of
+# "\u200b" is no source.
+_VISIBLE = re.compile("[^\\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+                      "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff]")
+
+
+def blank(value: str) -> bool:
+    """Nothing a reader would see: empty, whitespace, or invisible characters only."""
+    return _VISIBLE.search(value) is None
+
+
 def _not_blank(v: str) -> str:
-    if not v.strip():
-        raise ValueError("must not be empty or only whitespace")
+    if blank(v):
+        raise ValueError("must not be empty or only whitespace (or invisible characters)")
     return v
 
 

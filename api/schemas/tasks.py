@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from agentmem.api.schemas.base import Input, Origin, Text, WrittenBy
+from agentmem.api.schemas.base import Input, Origin, Text, WrittenBy, blank
 from agentmem.api.schemas.screening import ScreeningOut
 
 
@@ -20,8 +20,8 @@ class PinnedItem(Input):
 
 def _constraints_not_blank(v: list[str]) -> list[str]:
     for i, c in enumerate(v):
-        if not c.strip():
-            raise ValueError(f"constraint {i} is empty or only whitespace; remove it or write it out")
+        if blank(c):
+            raise ValueError(f"constraint {i} is empty or only whitespace (or invisible characters); remove it or write it out")
     return v
 
 
