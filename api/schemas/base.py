@@ -6,9 +6,10 @@ import math
 import uuid
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 NUL = "\x00"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -53,6 +54,22 @@ class Input(BaseModel):
         if problem:
             raise ValueError(problem)
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_a_boolean_as_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """Pydantic would read `"budget_tokens": true` as 1: a client's mistake, answered as one."""
+        if isinstance(value, bool) and info.field_name is not None and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError("must be a number, not true or false")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """int or float, alone or with None."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(a in (int, float) for a in args)
+    return annotation in (int, float)
 
 
 # Characters that show nothing: zero-width and joiners, bidirectional marks and isolates, the soft hyphen,
