@@ -232,7 +232,7 @@ def test_postings_written_before_migration_0019_rank_the_same_after_it(empty_db:
         emb = Embedders.of(HashEmbedder())
         upsert_documents(conn, emb, who, DOCS, 64)
         before = conn.execute("SELECT count(*) FROM chunk_terms").fetchone()[0]
-    assert [m.version for m in migrate(empty_db)] == [19]
+    assert [m.version for m in migrate(empty_db, [m for m in available_migrations() if m.version <= 19])] == [19]
     with psycopg.connect(empty_db, autocommit=True) as conn:
         register_vector(conn)
         placed = "SELECT count(*) FROM chunk_terms ct JOIN chunks c ON c.id = ct.chunk_id AND c.document_id = ct.document_id"
