@@ -22,8 +22,12 @@ def _hash(session: str) -> bytes:
     return hashlib.sha256(session.encode("utf-8")).digest()
 
 
+MAX_PER_KEY = 20  # live sessions of one key; a sign-in beyond it ends the key's oldest
+
+
 def start_session(conn: psycopg.Connection[Any], key_id: uuid.UUID, seconds: int) -> str:
-    """A new session of the key, valid for `seconds`; expired sessions are cleared on the way."""
+    """A new session of the key, valid for `seconds`; expired sessions are cleared on the way, and the
+    key's oldest beyond MAX_PER_KEY end (sign-ins need no API call, so no rate limit bounds them)."""
     session = secrets.token_urlsafe(32)
     with conn.transaction():
         conn.execute("DELETE FROM ui_sessions WHERE expires_at <= now()")
@@ -31,6 +35,11 @@ def start_session(conn: psycopg.Connection[Any], key_id: uuid.UUID, seconds: int
             "INSERT INTO ui_sessions (id_hash, key_id, expires_at)"
             " VALUES (%(h)s, %(key)s, now() + %(s)s * interval '1 second')",
             {"h": _hash(session), "key": key_id, "s": seconds},
+        )
+        conn.execute(
+            "DELETE FROM ui_sessions WHERE id_hash IN (SELECT id_hash FROM ui_sessions WHERE key_id = %(key)s"
+            " ORDER BY expires_at DESC OFFSET %(keep)s)",
+            {"key": key_id, "keep": MAX_PER_KEY},
         )
     return session
 

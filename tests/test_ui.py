@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from agentmem.core.settings import Settings
 from agentmem.api.app import create_app
-from agentmem.api.routes.ui import COOKIE
+from agentmem.api.routes.ui import COOKIE, FORM_MAX_BYTES
+from agentmem.memory.sessions import MAX_PER_KEY, session_principal, start_session
 from agentmem.api.ui.render import CSS, HEADERS
 from conftest import ADMIN_TOKEN, Tenant, make_tenant
 from hash_embedder import HashEmbedder
@@ -117,6 +118,8 @@ def test_a_key_of_another_kind_is_refused(client: TestClient, tenant: Tenant) ->
     (b"key=%ff%fe", "application/x-www-form-urlencoded", 400),
     (b"key=\xff", "application/x-www-form-urlencoded", 400),
     (b"other=1", "application/x-www-form-urlencoded", 422),
+    (b"key=" + b"k" * FORM_MAX_BYTES, "application/x-www-form-urlencoded", 413),  # anyone may post here: not read
+    (b"&".join(b"f%d=1" % i for i in range(20)), "application/x-www-form-urlencoded", 400),
     (b"", None, 415),
 ])
 def test_an_unreadable_form_is_a_clear_4xx(client: TestClient, content: bytes, content_type: str | None,
@@ -171,6 +174,34 @@ def test_signing_out_ends_the_session_on_the_server(client: TestClient, tenant: 
     client.cookies.set(COOKIE, session, path="/ui")  # a copy of the cookie kept from before signing out
     r = client.get("/ui")
     assert r.status_code == 401 and "no longer valid" in text_of(r.text, "error")
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(client: TestClient, tenant: Tenant,
+                                                            db: psycopg.Connection[Any]) -> None:
+    token = form_token(client)  # the form, as loaded before signing in the first time
+    client.post("/ui/sign-in", data={"key": tenant.key, "csrf": token}, follow_redirects=False)
+    first = client.cookies.get(COOKIE)
+    client.post("/ui/sign-in", data={"key": tenant.key, "csrf": token}, follow_redirects=False)
+    assert first and client.cookies.get(COOKIE) != first and len(_session_rows(db)) == 1
+    client.cookies.clear()
+    client.cookies.set(COOKIE, first, path="/ui")
+    assert client.get("/ui").status_code == 401
+
+
+def test_a_key_keeps_at_most_max_per_key_sessions(tenant: Tenant, db: psycopg.Connection[Any]) -> None:
+    """Sign-ins need no API call, so no rate limit bounds them: the key's oldest sessions end instead."""
+    key_id = db.execute("SELECT id FROM api_keys").fetchone()[0]
+    sessions = [start_session(db, key_id, 3600) for _ in range(MAX_PER_KEY + 5)]
+    assert len(_session_rows(db)) == MAX_PER_KEY
+    assert session_principal(db, sessions[-1]) is not None and session_principal(db, sessions[0]) is None
+
+
+def test_sign_out_from_a_sibling_site_is_refused(client: TestClient, tenant: Tenant,
+                                                 db: psycopg.Connection[Any]) -> None:
+    sign_in(client, tenant.key)
+    r = client.post("/ui/sign-out", headers={"sec-fetch-site": "same-site"}, follow_redirects=False)
+    assert r.status_code == 403 and len(_session_rows(db)) == 1
+    assert client.post("/ui/sign-out", follow_redirects=False).status_code == 303 and _session_rows(db) == []
 
 
 @pytest.mark.parametrize("end", ["revoke", "expire key", "expire session"])
@@ -282,6 +313,18 @@ def test_user_data_is_shown_as_text(client: TestClient, tenant: Tenant, db: psyc
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4  # uri, probe heading, chart label, alert
     assert "kb://&lt;script&gt;alert(1)&lt;/script&gt;" in section(html, "stalest")
     assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in section(html, "probes")
+
+
+def test_characters_that_reorder_or_hide_text_are_shown_as_code_points(client: TestClient, tenant: Tenant,
+                                                                       db: psycopg.Connection[Any]) -> None:
+    """"invoices/\u202efdp.exe" would read "invoices/exe.pdf" on the page."""
+    put(client, tenant, "https://intranet/invoices/\u202efdp.exe", "Invoice archive.")
+    add_probe(db, namespace_id(db, "alpha"), "opening hours\u202e\u200b", [0.5])
+    sign_in(client, tenant.key)
+    html = client.get("/ui").text
+    assert "\u202e" not in html and "\u200b" not in html
+    assert "invoices/&lt;U+202E&gt;fdp.exe" in section(html, "stalest")
+    assert "opening hours&lt;U+202E&gt;&lt;U+200B&gt;" in section(html, "probes")
 
 
 def test_inline_stylesheet_matches_the_policy_hash(client: TestClient) -> None:

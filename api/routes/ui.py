@@ -37,6 +37,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 COOKIE = "agentmem_ui_session"
 CSRF_COOKIE = "agentmem_ui_csrf"
 COOKIE_MAX_AGE = 12 * 3600
+FORM_MAX_BYTES = 128 * 1024  # a key and a token are ~100 bytes: anything past this is not read, nor parsed
 STALEST = 10
 RUNS_PER_PROBE = 50
 ALERTS = 10
@@ -75,10 +76,18 @@ async def read_form(request: Request) -> Form:
     if media != "application/x-www-form-urlencoded":
         return Form(None, "Send the sign-in form as application/x-www-form-urlencoded (the form on this page does).",
                     415)
+    body = bytearray()
+    async for part in request.stream():  # read up to the bound only: no key needed to post here
+        body += part
+        if len(body) > FORM_MAX_BYTES:
+            return Form(None, f"The sign-in form is at most {FORM_MAX_BYTES:,} bytes: send the key and the form's token only.",
+                        413)
     try:
-        fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True, errors="strict")
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=8)
     except UnicodeDecodeError:
         return Form(None, "The form could not be read: it is not valid UTF-8.", 400)
+    except ValueError:
+        return Form(None, "The form has more fields than this page's form: send the key and the form's token only.", 400)
     values, csrf = fields.get("key", []), fields.get("csrf", [])
     return Form(values[0].strip() if values else None, None, csrf=csrf[0] if csrf else "")
 
@@ -107,6 +116,9 @@ def sign_in(form: FormDep, request: Request, conn: ConnDep) -> Response:
     if who is None:
         return _sign_in_form(request, "That is not a key of any namespace (or it was revoked, or it expired)."
                              " Check it, or ask your operator for one.", 401)
+    previous = request.cookies.get(COOKIE)
+    if previous:  # signing in again (or with another key) replaces this browser's session
+        end_session(conn, previous)
     response = RedirectResponse("/ui", status_code=303)
     _set_cookie(response, request, COOKIE, start_session(conn, who.key_id, COOKIE_MAX_AGE))
     return response
@@ -114,6 +126,8 @@ def sign_in(form: FormDep, request: Request, conn: ConnDep) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request, conn: ConnDep) -> Response:
+    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return _html(render("sign_in.html", error="Sign out from this page's own button.", csrf=""), 403)
     session = request.cookies.get(COOKIE)
     if session:
         end_session(conn, session)

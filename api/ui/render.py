@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import datetime, timezone
 from importlib.resources import files
 from typing import Any
@@ -55,9 +56,22 @@ def ago(then: datetime, now: datetime) -> str:
     raise AssertionError("unreachable")
 
 
+# Characters that reorder or hide what an operator reads: bidirectional controls ("invoices/\u202efdp.exe"
+# shows as "invoices/exe.pdf"), zero-width and invisible characters, the byte-order mark, tag characters.
+_HIDDEN = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+
+
+def shown(value: Any) -> Any:
+    """Every value the page prints (Jinja's finalize): such characters as their code points, "<U+202E>"."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+    return value
+
+
 _env = Environment(
     loader=PackageLoader("agentmem.api.ui", "templates"),
     autoescape=True,
+    finalize=shown,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
