@@ -92,12 +92,21 @@ def recent(conn: psycopg.Connection[Any], namespace_id: int, limit: int, kind: s
 def deliver_pending(pool: Any, namespace_id: int, namespace: str, job_id: uuid.UUID, url: str | None,
                     send: Callable[[str, dict[str, Any]], Delivery], beat: Callable[[], None]) -> int:
     """Send the job's pending alerts to the webhook and record each outcome. Returns how many were
-    delivered. `beat` runs after each alert, so a slow receiver does not cost the job its lease."""
+    delivered. `beat` runs after each alert, so a slow receiver does not cost the job its lease; a
+    receiver that does not answer one alert (every attempt timed out or failed to connect) is not sent
+    the run's others, so a dead receiver costs a run one alert's attempts, not one per alert."""
     with pool.connection() as conn:
         pending = [a for a in of_job(conn, namespace_id, job_id) if a.webhook == PENDING]
     delivered = 0
+    down: Delivery | None = None  # once a receiver did not answer, the run's later alerts are not sent
     for alert in pending:
-        outcome = send(url, as_event(namespace, alert)) if url else Delivery.failed(0, "no webhook_url configured")
+        if down is not None:
+            outcome = Delivery.failed(0, "not sent: the receiver did not answer an earlier alert of this run")
+        elif url:
+            outcome = send(url, as_event(namespace, alert))
+            down = outcome if outcome.unanswered else None
+        else:
+            outcome = Delivery.failed(0, "no webhook_url configured")
         with pool.connection() as conn:
             conn.execute("UPDATE alerts SET webhook = %(s)s, webhook_attempts = webhook_attempts + %(n)s"
                          " WHERE id = %(id)s", {"s": outcome.status, "n": outcome.attempts, "id": alert.id})

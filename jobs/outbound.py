@@ -55,11 +55,23 @@ class AllowList:
         return any(address.version == n.version and address in n for n in self.networks)
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated "::a.b.c.d"; Python calls some of it global
+
+
 def is_public(address: Address) -> bool:
-    """Globally routable unicast: not loopback, link-local, private, shared, reserved, multicast or unspecified."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_public(address.ipv4_mapped)
-    return address.is_global and not address.is_multicast
+    """Globally routable unicast: not loopback, link-local, private, shared, reserved, multicast or unspecified.
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) is as public as the IPv4 it
+    reaches: "64:ff9b::a00:1" is 10.0.0.1 on a host with NAT64."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is None and any(address in n for n in _NAT64):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
+        if address in _IPV4_COMPATIBLE or address.is_site_local:
+            return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
 
 
 def refusal(host: str, addresses: list[str], allow: AllowList) -> str | None:
@@ -96,6 +108,8 @@ def _parts(url: str) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise DestinationRefused("invalid port") from None
+    if parts.port == 0:
+        raise DestinationRefused("invalid port")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, parts.hostname, port, target
 
@@ -106,6 +120,8 @@ def check_configured(url: str, allow: AllowList, resolve: Resolver = system_reso
     _, host, port, _ = _parts(url)
     try:
         addresses = resolve(host, port)
+    except UnicodeError:  # not a valid host name ("example..com", a 64-character label): IDNA refuses it
+        raise DestinationRefused(f"{host!r} is not a valid host name") from None
     except OSError:
         return
     reason = refusal(host, addresses, allow)
@@ -118,6 +134,8 @@ def destination(url: str, allow: AllowList, resolve: Resolver = system_resolver)
     scheme, host, port, target = _parts(url)
     try:
         addresses = resolve(host, port)
+    except UnicodeError:
+        raise DestinationRefused("invalid host name") from None
     except OSError:
         raise DestinationRefused("unresolvable") from None
     if not addresses:

@@ -1,4 +1,4 @@
-"""POST an alert to a namespace's webhook: a timeout per attempt, a few retries with backoff.
+"""POST an alert to a namespace's webhook: a deadline per attempt, a few retries with backoff.
 
 Delivery never raises: whatever the receiver does (times out, answers 500, is unreachable, is not
 a URL at all), the outcome is a `Delivery` that the caller records on the alert, and the probes job
@@ -14,6 +14,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -28,10 +29,12 @@ class Delivery:
     delivered: bool
     attempts: int
     status: str  # "delivered", or "failed: <reason>" as stored on the alert
+    unanswered: bool = False  # every attempt timed out or could not connect: the receiver is down or slow
 
     @classmethod
-    def failed(cls, attempts: int, reason: str) -> Delivery:
-        return cls(False, attempts, f"failed: {reason}" + (f" ({attempts} attempts)" if attempts > 1 else ""))
+    def failed(cls, attempts: int, reason: str, unanswered: bool = False) -> Delivery:
+        return cls(False, attempts, f"failed: {reason}" + (f" ({attempts} attempts)" if attempts > 1 else ""),
+                   unanswered)
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -40,9 +43,10 @@ class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, to: Destination, timeout: float) -> None:
         super().__init__(to.host, to.port, timeout=timeout)
         self._address = to.address
+        self.raw: socket.socket | None = None  # kept after http.client hands the socket to the response
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.raw = socket.create_connection((self._address, self.port), self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -51,9 +55,10 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     def __init__(self, to: Destination, timeout: float) -> None:
         super().__init__(to.host, to.port, timeout=timeout, context=ssl.create_default_context())
         self._address = to.address
+        self.raw: socket.socket | None = None
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self.raw = socket.create_connection((self._address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -69,11 +74,28 @@ def _attempt(url: str, body: bytes, timeout: float, allow: AllowList, resolve: R
     except DestinationRefused as refused:
         return False, refused.reason == "unresolvable", refused.reason
     connection = (_PinnedHTTPS if to.scheme == "https" else _PinnedHTTP)(to, timeout)
+    # The socket's timeout bounds each read; a receiver that sends a byte every few seconds would never
+    # meet it. The deadline bounds the whole attempt: when it passes, the socket is shut and the read fails.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        if connection.raw is not None:  # not connection.sock: http.client drops it once the response has it
+            try:
+                connection.raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    deadline = threading.Timer(timeout, expire)
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", to.target, body=body, headers={
             "Content-Type": "application/json", "User-Agent": USER_AGENT})
         response = connection.getresponse()
         response.read(65_536)
+        if expired.is_set():  # the body was cut off at the deadline
+            return False, True, "timeout"
         if 200 <= response.status < 300:
             return True, False, f"http {response.status}"
         return False, _retryable(response.status), f"http {response.status}"  # 3xx included: not followed
@@ -84,8 +106,9 @@ def _attempt(url: str, body: bytes, timeout: float, allow: AllowList, resolve: R
     except ssl.SSLError:
         return False, False, "tls error"
     except (OSError, http.client.HTTPException):  # resets, unreachable networks, malformed answers
-        return False, True, "connection error"
+        return False, True, "timeout" if expired.is_set() else "connection error"
     finally:
+        deadline.cancel()
         connection.close()
 
 
@@ -104,4 +127,4 @@ def post_json(url: str, payload: dict[str, Any], *, timeout: float, attempts: in
             return Delivery(True, attempt, "delivered")
         if not retry:
             return Delivery.failed(attempt, reason)
-    return Delivery.failed(max(1, attempts), reason)
+    return Delivery.failed(max(1, attempts), reason, unanswered=reason in ("timeout", "refused", "connection error"))

@@ -13,7 +13,9 @@ from conftest import Tenant
 from webhook_server import receiver
 
 NOT_PUBLIC = ["127.0.0.1", "127.8.9.10", "169.254.169.254", "10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1",
-              "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254"]
+              "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+              # IPv6 that carries an IPv4 address (NAT64, IPv4-compatible, IPv4-translated, 6to4), site-local
+              "64:ff9b::7f00:1", "64:ff9b::a00:1", "::127.0.0.1", "::ffff:0:7f00:1", "2002:7f00:1::", "fec0::1"]
 
 
 @pytest.mark.parametrize("address", NOT_PUBLIC)
@@ -22,7 +24,7 @@ def test_non_public_addresses_are_refused(address: str) -> None:
     assert refusal("hook.example", [address], AllowList()) is not None
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8"])
+@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8", "64:ff9b::808:808"])
 def test_public_addresses_pass(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
     assert refusal("hook.example", [address], AllowList()) is None
@@ -78,4 +80,12 @@ def test_configuring_a_non_public_webhook_is_refused(url: str, client: TestClien
     r = client.put("/settings/alerting", json={"webhook_url": url}, headers=tenant.headers)
     assert r.status_code == 422, r.text
     assert "not a public address" in r.text and "AGENTMEM_WEBHOOK_ALLOW_HOSTS" in r.text
+    assert client.get("/settings/alerting", headers=tenant.headers).json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize("url", ["http://" + "a" * 64 + ".com/", "http://example..com/", "http://./",
+                                 "http://.example.com/", "http://\u0080.com/", "http://8.8.8.8:0/"])
+def test_a_host_that_is_not_a_valid_name_is_422_not_500(url: str, client: TestClient, tenant: Tenant) -> None:
+    r = client.put("/settings/alerting", json={"webhook_url": url}, headers=tenant.headers)
+    assert r.status_code == 422, r.text
     assert client.get("/settings/alerting", headers=tenant.headers).json()["webhook_url"] is None

@@ -295,6 +295,22 @@ def test_the_webhook_gets_each_alert_and_a_failing_one_never_fails_the_run(
         "/metrics", headers=ADMIN).text
 
 
+def test_a_receiver_that_does_not_answer_is_sent_one_alert_of_the_run(client: TestClient, tenant: Tenant) -> None:
+    """A dead receiver costs a run one alert's attempts (3 x 5 s by default), not that for every alert."""
+    h = tenant.headers
+    _corpus(client, tenant)
+    for query in ("ferry to the island", "night bus"):
+        _probe(client, tenant, query, ["kb://retired"], k=3)
+    with receiver(hang=True) as rec:
+        _ok(client.put("/settings/alerting", json={"webhook_url": rec.url}, headers=h))
+        ran = _run(client, tenant)
+        asked = len(rec.received)
+    outcomes = sorted((a["webhook"], a["webhook_attempts"]) for a in ran["alerts"] if a["probe_id"])
+    assert outcomes == [("failed: not sent: the receiver did not answer an earlier alert of this run", 0),
+                        ("failed: timeout (2 attempts)", 2)], outcomes
+    assert asked == 2
+
+
 def test_running_without_probes_is_409(client: TestClient, tenant: Tenant, db: psycopg.Connection[Any]) -> None:
     r = client.post("/probes/run", headers=tenant.headers)
     assert r.status_code == 409 and "POST /probes" in r.json()["error"]["message"]

@@ -3,6 +3,8 @@ timeouts and refused connections, not retried on other answers, and never raisin
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agentmem.jobs.webhook import post_json
@@ -55,6 +57,17 @@ def test_a_receiver_that_does_not_answer_times_out_each_attempt() -> None:
         d = post_json(rec.url, EVENT, allow=LOCAL, timeout=0.2, attempts=2, backoff=0, sleep=Waits())
         assert rec.received == [EVENT] * len(rec.received) and rec.received  # it was asked
     assert not d.delivered and d.status == "failed: timeout (2 attempts)"
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline() -> None:
+    """The socket's timeout bounds each read; a byte every 0.2 s never meets it. The attempt's deadline does:
+    without it this attempt would last 100,000 x 0.2 s, holding a job worker (or a request) all along."""
+    with receiver(drip=True) as rec:
+        started = time.monotonic()
+        d = post_json(rec.url, EVENT, allow=LOCAL, timeout=0.5, attempts=2, backoff=0, sleep=Waits())
+        took = time.monotonic() - started
+    assert not d.delivered and d.status == "failed: timeout (2 attempts)" and d.unanswered
+    assert took < 5  # two deadlines of 0.5 s; a generous bound on a loaded machine, far below 100,000 x 0.2 s
 
 
 def test_an_unreachable_receiver_fails_without_raising() -> None:

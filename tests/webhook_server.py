@@ -17,6 +17,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)  # answers, in order; then 200
     hang: bool = False  # never answer until released (the client times out)
+    drip: bool = False  # answer 200 with a long body, one byte every 0.2 s: no single read ever times out
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -38,6 +39,17 @@ def receiver(**behaviour: Any) -> Iterator[Receiver]:
                 status = rec.statuses.pop(0) if rec.statuses else 200
             if rec.hang:
                 rec.release.wait(30)
+                return
+            if rec.drip:
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                while not rec.release.wait(0.2):
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return
                 return
             self.send_response(status)
             if 300 <= status < 400:
