@@ -208,17 +208,32 @@ def _embed_chunks(pool: ConnectionPool, embedders: Embedders, namespace_id: int,
         if not rows:
             return 0, None
         vectors = _embed(embedders, target, [r[1] for r in rows], namespace_id)
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO pending_chunk_vectors (chunk_id, model_id, namespace_id, embedded_hash, embedding)"
-                " SELECT %(id)s, %(model)s, %(ns)s, %(hash)s, %(v)s"
-                " WHERE EXISTS (SELECT 1 FROM namespaces WHERE id = %(ns)s AND target_model_id = %(model)s)"
-                " ON CONFLICT (chunk_id, model_id) DO UPDATE"
-                " SET embedded_hash = excluded.embedded_hash, embedding = excluded.embedding",
-                [{"id": r[0], "model": target.id, "ns": namespace_id, "hash": h, "v": v}
-                 for r, v, h in zip(rows, vectors, _hashes(rows), strict=True)],
-            )
+        _insert_while_rows_vanish(
+            conn,
+            "INSERT INTO pending_chunk_vectors (chunk_id, model_id, namespace_id, embedded_hash, embedding)"
+            " SELECT %(id)s, %(model)s, %(ns)s, %(hash)s, %(v)s"
+            " WHERE EXISTS (SELECT 1 FROM namespaces WHERE id = %(ns)s AND target_model_id = %(model)s)"
+            " AND EXISTS (SELECT 1 FROM chunks WHERE id = %(id)s)"
+            " ON CONFLICT (chunk_id, model_id) DO UPDATE"
+            " SET embedded_hash = excluded.embedded_hash, embedding = excluded.embedding",
+            [{"id": r[0], "model": target.id, "ns": namespace_id, "hash": h, "v": v}
+             for r, v, h in zip(rows, vectors, _hashes(rows), strict=True)],
+        )
     return len(rows), rows[-1][0]
+
+
+def _insert_while_rows_vanish(conn: psycopg.Connection[Any], statement: str, params: list[dict[str, Any]]) -> None:
+    """The batch's vectors, for the rows still there. A document rewritten while the batch embedded
+    replaces its chunks (a scratchpad entry may be deleted): the statement skips what is gone, and a
+    row deleted between that check and the insert's foreign-key check makes the batch go again."""
+    for attempt in range(3):
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(statement, params)
+            return
+        except psycopg.errors.ForeignKeyViolation:
+            if attempt == 2:
+                raise
 
 
 def _embed_entries(pool: ConnectionPool, embedders: Embedders, namespace_id: int, target: Model,
@@ -233,14 +248,15 @@ def _embed_entries(pool: ConnectionPool, embedders: Embedders, namespace_id: int
         if not rows:
             return 0, None
         vectors = _embed(embedders, target, [r[1] for r in rows], namespace_id)
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO pending_entry_vectors (entry_id, model_id, namespace_id, embedding)"
-                " SELECT %(id)s, %(model)s, %(ns)s, %(v)s"
-                " WHERE EXISTS (SELECT 1 FROM namespaces WHERE id = %(ns)s AND target_model_id = %(model)s)"
-                " ON CONFLICT (entry_id, model_id) DO UPDATE SET embedding = excluded.embedding",
-                [{"id": r[0], "model": target.id, "ns": namespace_id, "v": v} for r, v in zip(rows, vectors, strict=True)],
-            )
+        _insert_while_rows_vanish(
+            conn,
+            "INSERT INTO pending_entry_vectors (entry_id, model_id, namespace_id, embedding)"
+            " SELECT %(id)s, %(model)s, %(ns)s, %(v)s"
+            " WHERE EXISTS (SELECT 1 FROM namespaces WHERE id = %(ns)s AND target_model_id = %(model)s)"
+            " AND EXISTS (SELECT 1 FROM scratchpad_entries WHERE id = %(id)s)"
+            " ON CONFLICT (entry_id, model_id) DO UPDATE SET embedding = excluded.embedding",
+            [{"id": r[0], "model": target.id, "ns": namespace_id, "v": v} for r, v in zip(rows, vectors, strict=True)],
+        )
     return len(rows), rows[-1][0]
 
 

@@ -92,7 +92,7 @@ def _score_and_alert(pool: ConnectionPool, ns: NamespaceSettings, job: Job) -> S
             ProbeCheck(probe_id=r.probe_id, query=probes[r.probe_id].query, recall=r.recall,
                        previous_recall=previous[r.probe_id].recall if r.probe_id in previous else None,
                        missing=r.missing)
-            for r in runs
+            for r in runs if r.probe_id in probes  # a probe deleted since it ran raises no alert
         ]
         decisions = decide_alerts(policy, checks, score, baseline.score, previous_score)
         raised = alerts.record(conn, ns.id, job.id, decisions, webhook=bool(ns.alerting.get("webhook_url")))

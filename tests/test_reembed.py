@@ -79,6 +79,34 @@ def test_a_migration_serves_the_old_model_until_one_flip_then_the_new(fresh_db: 
     assert assert_all_by(fresh_db, who.namespace_id, NEW) > n_chunks
 
 
+def test_chunks_and_entries_gone_while_their_batch_embeds_are_skipped(fresh_db: str, tmp_path: Path) -> None:
+    """A document rewritten (its chunks replaced) or an entry deleted between a batch's read and its
+    write failed the job on the foreign key, leaving the migration stuck until the next schedule."""
+    class Deleting:
+        def __init__(self) -> None:
+            self.name, self.version, self.dimension = NEW.name, NEW.version, NEW.dimension
+            self.calls = 0
+
+        def embed(self, texts: Any) -> np.ndarray:
+            self.calls += 1
+            if self.calls in (1, 5):  # the first chunk batch; a later batch, which holds the entries
+                with psycopg.connect(fresh_db, autocommit=True) as other:
+                    other.execute("DELETE FROM documents WHERE source_uri = 'doc:0'")
+                    other.execute("DELETE FROM scratchpad_entries WHERE id = (SELECT min(id::text)::uuid FROM"
+                                  " scratchpad_entries)")
+            return NEW.embed(texts)
+
+    models = embedders(Deleting())
+    who, _ = seed(fresh_db, models, docs=4)
+    with services_for(fresh_db, models, tmp_path) as services:
+        with services.pool.connection() as conn:
+            assert start_migration(conn, models, services.default_model, who.namespace_id, NEW.name).status == "started"
+        result = reembed_namespace(services.pool, models, services.default_model, who.namespace_id, 16,
+                                   lambda done, total=None: None)
+    assert result["flipped"]["to"]["name"] == NEW.name and result["left"] == 0
+    assert assert_all_by(fresh_db, who.namespace_id, NEW) > 0
+
+
 def test_a_write_holding_the_namespace_delays_the_flip_and_is_migrated(fresh_db: str, tmp_path: Path) -> None:
     models = embedders()
     who, _ = seed(fresh_db, models, docs=4)
