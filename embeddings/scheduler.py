@@ -8,9 +8,10 @@ of the model, each round the worker:
 2. then embeds one slice of bulk work (document chunks, scratchpad entries, re-embedding batches),
    taken from the namespaces with bulk work in turn (round-robin), so one tenant's 30,000-chunk
    upload does not hold up another's 50-chunk upsert; within a namespace its requests take turns
-   too, so an agent's one-text note does not wait for its own namespace's upload to finish. A slice is at most `slice_texts` texts, and
-   fewer when the model's recent bulk speed says they would take over `slice_seconds` (long chunks,
-   a busy CPU): the slice bounds how long a query waits, in time rather than in texts.
+   too, so an agent's one-text note does not wait for its own namespace's upload to finish. A slice
+   is at most `slice_texts` texts, and fewer when the model's recent bulk speed says they would take
+   over `slice_seconds` (long chunks, a busy CPU): the slice bounds how long a query waits, in time
+   rather than in texts.
 
 A query therefore waits for at most the slice in progress, and a namespace's bulk work for at most
 one slice of every other namespace with work (and the queries in between).

@@ -95,9 +95,14 @@ async def read_form(request: Request) -> Form:
 FormDep = Annotated[Form, Depends(read_form)]
 
 
+def _from_another_site(request: Request) -> bool:
+    """The browser says another site posted this: cross-site, or a sibling subdomain (which can set cookies)."""
+    return request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site")
+
+
 def _forged(request: Request, form: Form) -> bool:
     """A sign-in not sent by this site's own form: posted from another site, or without the form's token."""
-    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+    if _from_another_site(request):
         return True
     token = request.cookies.get(CSRF_COOKIE, "")
     return not token or not hmac.compare_digest(token.encode(), form.csrf.encode())
@@ -126,7 +131,7 @@ def sign_in(form: FormDep, request: Request, conn: ConnDep) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request, conn: ConnDep) -> Response:
-    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+    if _from_another_site(request):
         return _html(render("sign_in.html", error="Sign out from this page's own button.", csrf=""), 403)
     session = request.cookies.get(COOKIE)
     if session:
